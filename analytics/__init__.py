@@ -1,0 +1,1 @@
+"""Analytics: building physics, the VTT mould index and damp risk."""

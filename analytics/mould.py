@@ -1,0 +1,763 @@
+"""The VTT mould growth model, hour by hour, for one surface or for many at once.
+
+The mould index M runs from 0 (no growth) through 1 (growth visible under a microscope) and 3 (visible
+to the eye, under 10 % cover) to 6 (heavy growth, about 100 % cover). It is driven by the temperature and
+relative humidity *at the surface* (see :mod:`analytics.psychrometrics` for getting those from room
+readings), one value per hour.
+
+Three forms share one core, so they give the same numbers:
+
+* :func:`mould_index` for one series, starting from a given index;
+* :func:`mould_index_step` for one series continuing from a :class:`MouldState`, so that a daily run
+  picks up where yesterday's stopped and matches a full recomputation;
+* :func:`mould_index_2d` for many surfaces (rows) at once, looping over hours and vectorised across rows.
+
+Hourly convention
+-----------------
+Hour ``h`` is described by ``T[h]`` and ``RH[h]``; the output ``M[h]`` is the index at the *end* of that
+hour. Each hour is one explicit Euler step, ``M[h] = max(0, M[h-1] + ΔM(T[h], RH[h], M[h-1]))`` (with
+``M[-1]`` the initial index), using the per-day rates of the model divided by 24. An hour is favourable
+when 0 < T < 50 °C and RH ≥ RH_crit(T); it grows the index by ``k1 · k2 · rate / 24`` with ``k1`` chosen
+by the index at the start of the hour. Any other hour with data is a dry hour: hours 1-6 of a dry spell
+take 0.032/24 off the index, hours 7-24 nothing, and hour 25 onwards 0.016/24, each times the decline
+coefficient. A favourable hour ends the dry spell; the count keeps running while the index is 0, and
+the index never falls below 0.
+
+Missing hours (NaN, or ±inf, in either input) hold the index where it was and neither advance nor end a
+dry spell: the output for that hour repeats the previous value. Resample readings to a regular hourly
+series with NaN for gaps before calling; the functions do not look at timestamps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from analytics.constants import (
+    VTT_DECLINE_PHASE_HOURS,
+    VTT_DECLINE_RATES,
+    VTT_GROWTH_EXPONENTS,
+    VTT_INDEX_MAX,
+    VTT_K2_COEFFICIENT,
+    VTT_RH_CRIT_POLYNOMIAL,
+    VTT_SENSITIVITY_CLASSES,
+    VTT_TEMPERATURE_RANGE,
+    VTTSensitivity,
+)
+from analytics.psychrometrics import Numeric, _broadcastable, _numeric
+
+__all__ = [
+    "MouldState",
+    "critical_relative_humidity",
+    "maximum_mould_index",
+    "mould_growth_rate",
+    "mould_index",
+    "mould_index_2d",
+    "mould_index_step",
+]
+
+HOURS_PER_DAY = 24.0
+DAYS_PER_WEEK = 7.0
+
+_BLOCK_ELEMENTS = 1 << 20
+"""Room-hours prepared at once by the core: bounds its working memory to some tens of MB."""
+
+@dataclass(frozen=True)
+class MouldState:
+    """Where a mould index run stopped, so that the next run can carry on from there.
+
+    Attributes
+    ----------
+    index : float, default 0.0
+        Mould index at the end of the last hour, 0 to 6. [-]
+    dry_spell_hours : int, default 0
+        Unfavourable hours so far in the current dry spell (0 if the last hour with data was favourable).
+        It decides which decline phase the next dry hour is in. [h]
+
+    Raises
+    ------
+    ValueError
+        If ``index`` is not between 0 and 6 or ``dry_spell_hours`` is not a whole number of hours ≥ 0.
+    """
+
+    index: float = 0.0
+    dry_spell_hours: int = 0
+
+    def __post_init__(self) -> None:
+        try:
+            index = np.array([self.index], dtype=float)
+            dry_hours = np.array([self.dry_spell_hours], dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"MouldState needs a number for index and for dry_spell_hours, got {self!r}"
+            ) from None
+        _check_state(index, dry_hours, "")
+        object.__setattr__(self, "index", float(index[0]))
+        object.__setattr__(self, "dry_spell_hours", int(dry_hours[0]))
+
+
+# --------------------------------------------------------------------------------------------------------
+# Argument checks
+# --------------------------------------------------------------------------------------------------------
+
+
+def _sensitivity(sensitivity: str | VTTSensitivity) -> VTTSensitivity:
+    """Look up a sensitivity class by name, or accept a custom :class:`VTTSensitivity`."""
+    if isinstance(sensitivity, VTTSensitivity):
+        return sensitivity
+    try:
+        return VTT_SENSITIVITY_CLASSES[sensitivity]
+    except (KeyError, TypeError):
+        names = ", ".join(repr(name) for name in VTT_SENSITIVITY_CLASSES)
+        raise ValueError(
+            f"sensitivity must be one of {names} (or an analytics.constants.VTTSensitivity), "
+            f"got {sensitivity!r}"
+        ) from None
+
+
+def _decline_coefficient(decline_coefficient: float) -> float:
+    """Check the material decline coefficient: a finite number ≥ 0."""
+    try:
+        value = float(decline_coefficient)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not (np.isfinite(value) and value >= 0.0):
+        raise ValueError(
+            "decline_coefficient must be a number of 0 or more: 1 for the original VTT decline, "
+            f"0.5, 0.25 or 0.1 for materials that lose mould more slowly; got {decline_coefficient!r}"
+        )
+    return value
+
+
+def _check_state(index: np.ndarray, dry_hours: np.ndarray, prefix: str) -> None:
+    """Raise ValueError unless every index lies in [0, 6] and every dry-spell count is a whole number ≥ 0."""
+    if not np.all((index >= 0.0) & (index <= VTT_INDEX_MAX)):
+        raise ValueError(
+            f"{prefix}index must lie between 0 and {VTT_INDEX_MAX:g} (the VTT mould index scale); "
+            "start from 0 when nothing is known"
+        )
+    try:
+        counts = dry_hours.astype(float)
+    except (TypeError, ValueError):
+        counts = np.array([np.nan])
+    if not np.all(np.isfinite(counts) & (counts >= 0) & (counts == np.floor(counts))):
+        raise ValueError(
+            f"{prefix}dry_spell_hours must be whole numbers of hours, 0 or more; "
+            "start from 0 when nothing is known"
+        )
+
+
+def _series_pair(temp_air: Any, relative_humidity: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Return both hourly inputs as 1-D float arrays of equal length, or raise ValueError."""
+    temp = np.atleast_1d(np.asarray(_numeric(temp_air, "temp_air"), dtype=float))
+    rh = np.atleast_1d(np.asarray(_numeric(relative_humidity, "relative_humidity"), dtype=float))
+    if temp.ndim != 1 or rh.ndim != 1:
+        raise ValueError(
+            "temp_air and relative_humidity must be one-dimensional hourly series; "
+            "use mould_index_2d for many surfaces at once"
+        )
+    if temp.shape != rh.shape:
+        raise ValueError(
+            f"temp_air has {temp.size} hours but relative_humidity has {rh.size}; "
+            "pass one value per hour for both"
+        )
+    return temp, rh
+
+
+# --------------------------------------------------------------------------------------------------------
+# Model relations
+# --------------------------------------------------------------------------------------------------------
+
+
+def _rh_crit(temp: Any, rh_min: float, polynomial: Sequence[float]) -> Any:
+    """RH_crit(T) = max(polynomial(T), RH_min), without the temperature limits. [%]"""
+    c3, c2, c1, c0 = polynomial
+    return np.maximum(((c3 * temp + c2) * temp + c1) * temp + c0, rh_min)
+
+
+def critical_relative_humidity(
+    temp_air: Numeric,
+    sensitivity: str | VTTSensitivity = "sensitive",
+    polynomial: Sequence[float] = VTT_RH_CRIT_POLYNOMIAL,
+    temperature_range: Sequence[float] = VTT_TEMPERATURE_RANGE,
+) -> Any:
+    r"""
+    Lowest surface relative humidity at which mould can grow, by temperature.
+
+    Parameters
+    ----------
+    temp_air : numeric
+        Surface temperature. [°C]
+    sensitivity : str or VTTSensitivity, default "sensitive"
+        Material sensitivity class: ``"very_sensitive"``, ``"sensitive"``, ``"medium_resistant"`` or
+        ``"resistant"``; it sets the floor RH_min (80 % for the first two, 85 % for the others).
+    polynomial : sequence of four floats, default :data:`analytics.constants.VTT_RH_CRIT_POLYNOMIAL`
+        Coefficients of T³, T², T and 1.
+    temperature_range : (float, float), default (0, 50)
+        Open interval of temperatures at which growth is possible. [°C]
+
+    Returns
+    -------
+    critical_relative_humidity : numeric
+        RH_crit. NaN where growth is impossible at any humidity (at or below 0 °C, at or above 50 °C) and
+        where the temperature is missing. [%]
+
+    Raises
+    ------
+    ValueError
+        If ``sensitivity`` is not a known class.
+
+    Notes
+    -----
+    Hukka and Viitanen [1]_, with the material floor of Ojanen et al. [2]_:
+
+    .. math:: RH_{crit}(T) = \max\left(-0.00267\,T^3 + 0.160\,T^2 - 3.13\,T + 100,\; RH_{min}\right)
+
+    for 0 < T < 50 °C. For example RH_crit(20 °C) = 80.04 % and RH_crit(5 °C) = 88.02 %. Ojanen et al.
+    write RH_min alone above 20 °C; the polynomial exceeds 80 % there only up to about 25 °C and by at
+    most 0.1 percentage point, and this implementation keeps the maximum throughout, as DampWatch's
+    science notes specify.
+
+    References
+    ----------
+    .. [1] Hukka, A. and Viitanen, H. A., 1999: A mathematical model of mould growth on wooden material.
+       Wood Science and Technology 33(6), 475-485. :doi:`10.1007/s002260050131`
+    .. [2] Ojanen, T., Viitanen, H., Peuhkuri, R., Lähdesmäki, K., Vinha, J. and Salminen, K., 2010:
+       Mold growth modeling of building structures using sensitivity classes of materials. Thermal
+       Performance of the Exterior Envelopes of Whole Buildings XI. Atlanta: ASHRAE.
+
+    Examples
+    --------
+    >>> round(float(critical_relative_humidity(20.0)), 2)
+    80.04
+    """
+    sens = _sensitivity(sensitivity)
+    low, high = (float(value) for value in temperature_range)
+    temp = _numeric(temp_air, "temp_air")
+    with np.errstate(invalid="ignore"):
+        possible = np.greater(temp, low) & np.less(temp, high)
+    return _rh_crit(temp, sens.rh_min, polynomial) + np.where(possible, 0.0, np.nan)
+
+
+def maximum_mould_index(
+    temp_air: Numeric,
+    relative_humidity: Numeric,
+    sensitivity: str | VTTSensitivity = "sensitive",
+    polynomial: Sequence[float] = VTT_RH_CRIT_POLYNOMIAL,
+    temperature_range: Sequence[float] = VTT_TEMPERATURE_RANGE,
+) -> Any:
+    r"""
+    Highest mould index that steady surface conditions can sustain.
+
+    Parameters
+    ----------
+    temp_air : numeric
+        Surface temperature. [°C]
+    relative_humidity : numeric
+        Surface relative humidity. [%]
+    sensitivity : str or VTTSensitivity, default "sensitive"
+        Material sensitivity class, see :func:`critical_relative_humidity`.
+    polynomial : sequence of four floats, default :data:`analytics.constants.VTT_RH_CRIT_POLYNOMIAL`
+        Coefficients of the RH_crit curve.
+    temperature_range : (float, float), default (0, 50)
+        Open interval of temperatures at which growth is possible. [°C]
+
+    Returns
+    -------
+    maximum_mould_index : numeric
+        M_max, 0 to 6. NaN where conditions are unfavourable (the model only uses M_max while mould can
+        grow). [-]
+
+    Raises
+    ------
+    ValueError
+        If ``sensitivity`` is not a known class, or the inputs have lengths that do not match.
+
+    Notes
+    -----
+    Ojanen et al. [2]_, generalising Hukka and Viitanen [1]_:
+
+    .. math::
+
+        M_{max} = \max\left(A + B\,x - C\,x^2,\; 0\right), \qquad
+        x = \frac{RH_{crit} - RH}{RH_{crit} - 100}
+
+    with A, B, C from the sensitivity class (1, 7, 2 for very sensitive). At RH = 100 % it is
+    A + B - C: 6 for very sensitive, 5.3 sensitive, 3.5 medium resistant and 2 resistant materials.
+
+    References
+    ----------
+    .. [1] Hukka, A. and Viitanen, H. A., 1999: A mathematical model of mould growth on wooden material.
+       Wood Science and Technology 33(6), 475-485. :doi:`10.1007/s002260050131`
+    .. [2] Ojanen, T., Viitanen, H., Peuhkuri, R., Lähdesmäki, K., Vinha, J. and Salminen, K., 2010:
+       Mold growth modeling of building structures using sensitivity classes of materials. Thermal
+       Performance of the Exterior Envelopes of Whole Buildings XI. Atlanta: ASHRAE.
+
+    Examples
+    --------
+    >>> round(float(maximum_mould_index(20.0, 100.0, "very_sensitive")), 3)
+    6.0
+    """
+    sens = _sensitivity(sensitivity)
+    temp = _numeric(temp_air, "temp_air")
+    rh = _numeric(relative_humidity, "relative_humidity")
+    _broadcastable(temp_air=temp, relative_humidity=rh)
+    rh_crit = critical_relative_humidity(temp, sens, polynomial, temperature_range)
+    with np.errstate(invalid="ignore"):
+        favourable = np.greater_equal(rh, rh_crit)
+    x = (rh_crit - rh) / (rh_crit - 100.0)
+    return np.maximum(sens.a + sens.b * x - sens.c * x**2, 0.0) + np.where(favourable, 0.0, np.nan)
+
+
+def mould_growth_rate(
+    temp_air: Numeric,
+    relative_humidity: Numeric,
+    index: Numeric = 0.0,
+    sensitivity: str | VTTSensitivity = "sensitive",
+    growth_exponents: Sequence[float] = VTT_GROWTH_EXPONENTS,
+    k2_coefficient: float = VTT_K2_COEFFICIENT,
+    polynomial: Sequence[float] = VTT_RH_CRIT_POLYNOMIAL,
+    temperature_range: Sequence[float] = VTT_TEMPERATURE_RANGE,
+) -> Any:
+    r"""
+    Rate of growth of the mould index in steady surface conditions.
+
+    Parameters
+    ----------
+    temp_air : numeric
+        Surface temperature. [°C]
+    relative_humidity : numeric
+        Surface relative humidity. [%]
+    index : numeric, default 0.0
+        Present mould index, which sets k1 and k2. [-]
+    sensitivity : str or VTTSensitivity, default "sensitive"
+        Material sensitivity class, see :func:`critical_relative_humidity`.
+    growth_exponents : sequence of three floats, default :data:`analytics.constants.VTT_GROWTH_EXPONENTS`
+        Coefficients (a, b, c) of the time to growth, exp(-a ln T - b ln RH + c) weeks.
+    k2_coefficient : float, default 2.3
+        Coefficient of the growth-limiting term k2.
+    polynomial : sequence of four floats, default :data:`analytics.constants.VTT_RH_CRIT_POLYNOMIAL`
+        Coefficients of the RH_crit curve.
+    temperature_range : (float, float), default (0, 50)
+        Open interval of temperatures at which growth is possible. [°C]
+
+    Returns
+    -------
+    mould_growth_rate : numeric
+        dM/dt, 0 where conditions are unfavourable (the decline in dry spells depends on their length and
+        is applied by :func:`mould_index`); NaN where an input is missing. [1/day]
+
+    Raises
+    ------
+    ValueError
+        If ``sensitivity`` is not a known class, or the inputs have lengths that do not match.
+
+    Notes
+    -----
+    Hukka and Viitanen [1]_ with the sensitivity classes of Ojanen et al. [2]_:
+
+    .. math::
+
+        \frac{dM}{dt} = \frac{k_1\,k_2}{7 \exp\left(-0.68 \ln T - 13.9 \ln RH + 66.02\right)}, \qquad
+        k_2 = \max\left(1 - e^{2.3\,(M - M_{max})},\; 0\right)
+
+    per day (the exponential is a time in weeks, hence the 7), where 0 < T < 50 °C and
+    RH ≥ RH_crit(T); k1 takes the class's first value while M < 1 and its second once M ≥ 1.
+    At 20 °C, 90 % and M = 0 on a very sensitive material it is 0.03399 per day.
+
+    References
+    ----------
+    .. [1] Hukka, A. and Viitanen, H. A., 1999: A mathematical model of mould growth on wooden material.
+       Wood Science and Technology 33(6), 475-485. :doi:`10.1007/s002260050131`
+    .. [2] Ojanen, T., Viitanen, H., Peuhkuri, R., Lähdesmäki, K., Vinha, J. and Salminen, K., 2010:
+       Mold growth modeling of building structures using sensitivity classes of materials. Thermal
+       Performance of the Exterior Envelopes of Whole Buildings XI. Atlanta: ASHRAE.
+
+    Examples
+    --------
+    >>> round(float(mould_growth_rate(20.0, 90.0, 0.0, "very_sensitive")), 5)
+    0.03399
+    """
+    sens = _sensitivity(sensitivity)
+    a, b, c = (float(value) for value in growth_exponents)
+    temp = _numeric(temp_air, "temp_air")
+    rh = _numeric(relative_humidity, "relative_humidity")
+    m = _numeric(index, "index")
+    _broadcastable(temp_air=temp, relative_humidity=rh, index=m)
+    m_max = maximum_mould_index(temp, rh, sens, polynomial, temperature_range)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        k1 = np.where(np.less(m, 1.0), sens.k1_below_one, sens.k1_from_one)
+        k2 = np.maximum(1.0 - np.exp(k2_coefficient * (m - m_max)), 0.0)
+        weeks = np.exp(-a * np.log(temp) - b * np.log(rh) + c)
+        rate = k1 * k2 / (DAYS_PER_WEEK * weeks)
+    missing = np.isnan(temp + rh + m)
+    # fmax turns the NaN of unfavourable hours into 0 and keeps a Series a Series
+    return np.fmax(rate, 0.0) + np.where(missing, np.nan, 0.0)
+
+
+# --------------------------------------------------------------------------------------------------------
+# The hourly recurrence
+# --------------------------------------------------------------------------------------------------------
+
+
+def _prepare_block(
+    temp: np.ndarray,
+    rh: np.ndarray,
+    dry_hours: np.ndarray,
+    sens: VTTSensitivity,
+    decline_coefficient: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Everything in a block of hours that does not depend on the index.
+
+    ``temp`` and ``rh`` are (hours, rows), C-contiguous. Returns the per-hour growth rates for k1 below and
+    from one (k1 · rate / 24, zero in unfavourable hours), M_max (zero where unfavourable), the per-hour
+    decline (≤ 0, zero in favourable and missing hours) and each row's dry-spell count after the block.
+    """
+    low, high = VTT_TEMPERATURE_RANGE
+    with np.errstate(invalid="ignore"):
+        valid = np.isfinite(temp) & np.isfinite(rh)
+        rh_crit = _rh_crit(temp, sens.rh_min, VTT_RH_CRIT_POLYNOMIAL)
+        favourable = valid & (temp > low) & (temp < high) & (rh >= rh_crit)
+
+    # Growth: rate per hour for each k1, and the ceiling M_max.
+    a, b, c = VTT_GROWTH_EXPONENTS
+    temp_f = np.where(favourable, temp, 1.0)
+    rh_f = np.where(favourable, rh, 100.0)
+    with np.errstate(over="ignore"):
+        weeks = np.exp(-a * np.log(temp_f) - b * np.log(rh_f) + c)
+    rate = np.where(favourable, 1.0 / (DAYS_PER_WEEK * HOURS_PER_DAY * weeks), 0.0)
+    rate_below_one = sens.k1_below_one * rate
+    rate_from_one = sens.k1_from_one * rate
+    rh_crit_f = np.where(favourable, rh_crit, 0.0)
+    x = (rh_crit_f - rh_f) / (rh_crit_f - 100.0)
+    m_max = np.where(favourable, np.maximum(sens.a + sens.b * x - sens.c * x * x, 0.0), 0.0)
+
+    # Decline: position of each dry hour in its dry spell, counted from 1.
+    dry = valid & ~favourable
+    dry_so_far = np.cumsum(dry, axis=0, dtype=np.int64)
+    last_reset = np.maximum.accumulate(np.where(favourable, dry_so_far, -1), axis=0)
+    position = np.where(last_reset >= 0, dry_so_far - last_reset, dry_so_far + dry_hours)
+    first_end, second_end = VTT_DECLINE_PHASE_HOURS
+    per_day = np.select(
+        [position <= first_end, position <= second_end], VTT_DECLINE_RATES[:2], VTT_DECLINE_RATES[2]
+    )
+    decline = np.where(dry, -(per_day * decline_coefficient) / HOURS_PER_DAY, 0.0)
+    return rate_below_one, rate_from_one, m_max, decline, position[-1]
+
+
+def _mould_index_core(
+    temp: np.ndarray,
+    rh: np.ndarray,
+    index: np.ndarray,
+    dry_hours: np.ndarray,
+    sens: VTTSensitivity,
+    decline_coefficient: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run the recurrence over (rows, hours) arrays from per-row state; return index and new state."""
+    rows, hours = temp.shape
+    out = np.empty((rows, hours), dtype=float)
+    m = index.astype(float, copy=True)
+    dry = dry_hours.astype(np.int64, copy=True)
+    work = np.empty(rows, dtype=float)
+    rate = np.empty(rows, dtype=float)
+    below_one = np.empty(rows, dtype=bool)
+    block = max(1, _BLOCK_ELEMENTS // max(rows, 1))
+    for start in range(0, hours, block):
+        stop = min(start + block, hours)
+        temp_block = np.ascontiguousarray(temp[:, start:stop].T)
+        rh_block = np.ascontiguousarray(rh[:, start:stop].T)
+        rate_below_one, rate_from_one, m_max, decline, dry = _prepare_block(
+            temp_block, rh_block, dry, sens, decline_coefficient
+        )
+        result = np.empty_like(temp_block)
+        for hour in range(stop - start):
+            # k2 from the index at the start of the hour
+            np.subtract(m, m_max[hour], out=work)
+            np.multiply(work, VTT_K2_COEFFICIENT, out=work)
+            np.exp(work, out=work)
+            np.subtract(1.0, work, out=work)
+            np.maximum(work, 0.0, out=work)
+            # k1 from the index at the start of the hour
+            np.less(m, 1.0, out=below_one)
+            np.copyto(rate, rate_from_one[hour])
+            np.copyto(rate, rate_below_one[hour], where=below_one)
+            np.multiply(work, rate, out=work)
+            # growth and decline are never both non-zero in one hour
+            np.add(work, decline[hour], out=work)
+            np.add(m, work, out=m)
+            np.maximum(m, 0.0, out=m)
+            result[hour] = m
+        out[:, start:stop] = result.T
+    return out, m, dry
+
+
+def mould_index_2d(
+    temp_air: Any,
+    relative_humidity: Any,
+    state_index: Any = None,
+    state_dry_hours: Any = None,
+    sensitivity: str | VTTSensitivity = "sensitive",
+    decline_coefficient: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""
+    Hourly VTT mould index for many surfaces at once.
+
+    Parameters
+    ----------
+    temp_air : array_like, shape (rooms, hours)
+        Surface temperature, one row per surface and one column per hour. [°C]
+    relative_humidity : array_like, shape (rooms, hours)
+        Surface relative humidity. [%]
+    state_index : array_like, shape (rooms,), optional
+        Mould index of each surface before the first hour, 0 to 6; zeros if omitted. [-]
+    state_dry_hours : array_like, shape (rooms,), optional
+        Hours of each surface's current dry spell before the first hour; zeros if omitted. [h]
+    sensitivity : str or VTTSensitivity, default "sensitive"
+        Material sensitivity class for every row: ``"very_sensitive"``, ``"sensitive"``,
+        ``"medium_resistant"`` or ``"resistant"``.
+    decline_coefficient : float, default 1.0
+        Material decline coefficient C_mat ≥ 0 (1 for the original model; 0.5, 0.25, 0.1 for materials
+        that lose mould more slowly). [-]
+
+    Returns
+    -------
+    mould_index : numpy.ndarray, shape (rooms, hours)
+        Mould index at the end of each hour. [-]
+    state_index : numpy.ndarray, shape (rooms,)
+        Mould index after the last hour, to pass to the next call. [-]
+    state_dry_hours : numpy.ndarray of int, shape (rooms,)
+        Dry-spell count after the last hour, to pass to the next call. [h]
+
+    Raises
+    ------
+    ValueError
+        If the inputs are not two-dimensional arrays of the same shape, a state array does not have one
+        value per row or holds values out of range, ``sensitivity`` is unknown or
+        ``decline_coefficient`` is negative.
+
+    Notes
+    -----
+    The model and hourly convention are those of :func:`mould_index`; row ``i`` of the result is exactly
+    ``mould_index_step(temp_air[i], relative_humidity[i], MouldState(state_index[i],
+    state_dry_hours[i]), ...)``. Calling this on consecutive stretches of hours, passing the returned
+    state on, gives the same numbers as one call on the whole record.
+
+    The recurrence is sequential in time, so the function loops over hours, each step a handful of numpy
+    operations across all rows; everything that does not depend on the index (rates, M_max, dry-spell
+    phases) is computed for blocks of hours beforehand. Throughput grows with the number of rows, so
+    pass thousands of rows at a time.
+
+    References
+    ----------
+    .. [1] Hukka, A. and Viitanen, H. A., 1999: A mathematical model of mould growth on wooden material.
+       Wood Science and Technology 33(6), 475-485. :doi:`10.1007/s002260050131`
+    .. [2] Ojanen, T., Viitanen, H., Peuhkuri, R., Lähdesmäki, K., Vinha, J. and Salminen, K., 2010:
+       Mold growth modeling of building structures using sensitivity classes of materials. Thermal
+       Performance of the Exterior Envelopes of Whole Buildings XI. Atlanta: ASHRAE.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> index, state_index, state_dry = mould_index_2d(np.full((2, 48), 20.0), [[90.0] * 48, [60.0] * 48])
+    >>> [round(float(value), 3) for value in state_index], state_dry.tolist()
+    ([0.039, 0.0], [0, 48])
+    """
+    sens = _sensitivity(sensitivity)
+    c_mat = _decline_coefficient(decline_coefficient)
+    temp = np.asarray(_numeric(temp_air, "temp_air"), dtype=float)
+    rh = np.asarray(_numeric(relative_humidity, "relative_humidity"), dtype=float)
+    if temp.ndim != 2 or rh.ndim != 2:
+        raise ValueError(
+            "temp_air and relative_humidity must be two-dimensional (rooms, hours); "
+            "use mould_index for a single series"
+        )
+    if temp.shape != rh.shape:
+        raise ValueError(
+            f"temp_air has shape {temp.shape} but relative_humidity has shape {rh.shape}; "
+            "pass one value per room and hour for both"
+        )
+    rows = temp.shape[0]
+    m0 = np.zeros(rows) if state_index is None else np.asarray(state_index, dtype=float)
+    dry0 = np.zeros(rows, dtype=np.int64) if state_dry_hours is None else np.asarray(state_dry_hours)
+    for name, state in (("state_index", m0), ("state_dry_hours", dry0)):
+        if state.shape != (rows,):
+            raise ValueError(
+                f"{name} has shape {state.shape} but there are {rows} rooms; pass one value per row of temp_air"
+            )
+    _check_state(m0, dry0, "state_")
+    return _mould_index_core(temp, rh, m0, dry0.astype(np.int64), sens, c_mat)
+
+
+def mould_index_step(
+    temp_air: Numeric,
+    relative_humidity: Numeric,
+    state: MouldState | None = None,
+    sensitivity: str | VTTSensitivity = "sensitive",
+    decline_coefficient: float = 1.0,
+) -> tuple[np.ndarray, MouldState]:
+    r"""
+    Hourly VTT mould index for one surface, continuing from where the last run stopped.
+
+    Parameters
+    ----------
+    temp_air : numeric
+        Surface temperature, one value per hour. [°C]
+    relative_humidity : numeric
+        Surface relative humidity, one value per hour. [%]
+    state : MouldState, optional
+        Index and dry-spell count before the first hour; ``MouldState()`` (index 0, no dry spell) if
+        omitted.
+    sensitivity : str or VTTSensitivity, default "sensitive"
+        Material sensitivity class, see :func:`mould_index`.
+    decline_coefficient : float, default 1.0
+        Material decline coefficient C_mat ≥ 0. [-]
+
+    Returns
+    -------
+    mould_index : numpy.ndarray
+        Mould index at the end of each hour. [-]
+    state : MouldState
+        Index and dry-spell count after the last hour, to pass to the next call.
+
+    Raises
+    ------
+    ValueError
+        If the two series differ in length, ``sensitivity`` is unknown or ``decline_coefficient`` is
+        negative.
+
+    Notes
+    -----
+    Same model and convention as :func:`mould_index`. Running consecutive stretches of a record, each
+    from the state the previous one returned, reproduces one run over the whole record exactly.
+
+    References
+    ----------
+    .. [1] Hukka, A. and Viitanen, H. A., 1999: A mathematical model of mould growth on wooden material.
+       Wood Science and Technology 33(6), 475-485. :doi:`10.1007/s002260050131`
+    .. [2] Ojanen, T., Viitanen, H., Peuhkuri, R., Lähdesmäki, K., Vinha, J. and Salminen, K., 2010:
+       Mold growth modeling of building structures using sensitivity classes of materials. Thermal
+       Performance of the Exterior Envelopes of Whole Buildings XI. Atlanta: ASHRAE.
+
+    Examples
+    --------
+    >>> monday, state = mould_index_step([20.0] * 24, [95.0] * 24, sensitivity="very_sensitive")
+    >>> tuesday, state = mould_index_step([20.0] * 24, [60.0] * 24, state, sensitivity="very_sensitive")
+    >>> round(float(monday[-1]), 4), state.dry_spell_hours, round(state.index, 4)
+    (0.0721, 24, 0.0641)
+    """
+    sens = _sensitivity(sensitivity)
+    c_mat = _decline_coefficient(decline_coefficient)
+    if state is None:
+        state = MouldState()
+    elif not isinstance(state, MouldState):
+        raise ValueError(f"state must be a MouldState (or None to start from zero), got {state!r}")
+    temp, rh = _series_pair(temp_air, relative_humidity)
+    index, m, dry = _mould_index_core(
+        temp[np.newaxis, :],
+        rh[np.newaxis, :],
+        np.array([state.index]),
+        np.array([state.dry_spell_hours], dtype=np.int64),
+        sens,
+        c_mat,
+    )
+    return index[0], MouldState(index=float(m[0]), dry_spell_hours=int(dry[0]))
+
+
+def mould_index(
+    temp_air: Numeric,
+    relative_humidity: Numeric,
+    sensitivity: str | VTTSensitivity = "sensitive",
+    decline_coefficient: float = 1.0,
+    initial_index: float = 0.0,
+) -> np.ndarray:
+    r"""
+    Hourly VTT mould index of a surface.
+
+    Parameters
+    ----------
+    temp_air : numeric
+        Surface temperature, one value per hour in time order. [°C]
+    relative_humidity : numeric
+        Surface relative humidity, one value per hour. [%]
+    sensitivity : str or VTTSensitivity, default "sensitive"
+        Material sensitivity class of Ojanen et al. [2]_: ``"very_sensitive"`` (pine sapwood),
+        ``"sensitive"`` (the usual choice for painted plaster and plasterboard), ``"medium_resistant"``
+        or ``"resistant"``; or a custom :class:`analytics.constants.VTTSensitivity`.
+    decline_coefficient : float, default 1.0
+        Material decline coefficient C_mat ≥ 0: 1 for the original model; 0.5, 0.25 or 0.1 for materials
+        on which mould recedes more slowly in dry spells [2]_. [-]
+    initial_index : float, default 0.0
+        Mould index before the first hour, 0 to 6; the dry-spell count starts at 0. [-]
+
+    Returns
+    -------
+    mould_index : numpy.ndarray
+        Mould index at the end of each hour, one value per input hour (a plain array even for a Series
+        input: wrap it with ``pd.Series(result, index=temp_air.index)``). [-]
+
+    Raises
+    ------
+    ValueError
+        If the two series differ in length, ``sensitivity`` is unknown, ``decline_coefficient`` is
+        negative or ``initial_index`` is outside 0 to 6.
+
+    Notes
+    -----
+    The model of Hukka and Viitanen [1]_ with the sensitivity classes and decline coefficient of Ojanen
+    et al. [2]_, stepped one hour at a time by explicit Euler:
+
+    .. math:: M_{h} = \max\left(0,\; M_{h-1} + \Delta M(T_h, RH_h, M_{h-1})\right)
+
+    In a favourable hour (0 < T < 50 °C and RH ≥ RH_crit(T), see :func:`critical_relative_humidity`)
+
+    .. math::
+
+        \Delta M = \frac{1}{24}\,\frac{k_1\,k_2}{7 \exp(-0.68 \ln T - 13.9 \ln RH + 66.02)}, \quad
+        k_2 = \max\left(1 - e^{2.3 (M_{h-1} - M_{max})}, 0\right)
+
+    with k1 chosen by whether :math:`M_{h-1} < 1` and M_max from :func:`maximum_mould_index`. In any other
+    hour with data, the n-th hour of a dry spell gives
+
+    .. math::
+
+        \Delta M = -\frac{C_{mat}}{24} \times
+        \begin{cases} 0.032 & n \le 6 \\ 0 & 6 < n \le 24 \\ 0.016 & n > 24 \end{cases}
+
+    A favourable hour ends the dry spell; the count runs on while M is 0. A missing hour (NaN in either
+    input) holds M and the count. Because the step is explicit and small (at most about 0.03 per hour),
+    M approaches M_max from below without overshooting it.
+
+    The model was fitted to wood and extended to building materials by the sensitivity classes; it is
+    driven by surface conditions at 0-50 °C and takes hourly data. Forgetting the /24 on hourly data
+    would make growth 24 times too fast.
+
+    References
+    ----------
+    .. [1] Hukka, A. and Viitanen, H. A., 1999: A mathematical model of mould growth on wooden material.
+       Wood Science and Technology 33(6), 475-485. :doi:`10.1007/s002260050131`
+    .. [2] Ojanen, T., Viitanen, H., Peuhkuri, R., Lähdesmäki, K., Vinha, J. and Salminen, K., 2010:
+       Mold growth modeling of building structures using sensitivity classes of materials. Thermal
+       Performance of the Exterior Envelopes of Whole Buildings XI. Atlanta: ASHRAE.
+
+    Examples
+    --------
+    >>> index = mould_index([20.0] * 24, [90.0] * 24, sensitivity="very_sensitive")
+    >>> round(float(index[0] * 24), 5)
+    0.03399
+    """
+    try:
+        start = float(initial_index)
+    except (TypeError, ValueError):
+        start = float("nan")
+    if not 0.0 <= start <= VTT_INDEX_MAX:
+        raise ValueError(
+            f"initial_index must be a number from 0 to {VTT_INDEX_MAX:g} (the VTT mould index scale), "
+            f"got {initial_index!r}; start from 0 when nothing is known"
+        )
+    index, _ = mould_index_step(
+        temp_air, relative_humidity, MouldState(index=start), sensitivity, decline_coefficient
+    )
+    return index

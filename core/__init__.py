@@ -1,0 +1,1 @@
+"""DampWatch: shared settings, domain model, app database and readings store."""

@@ -1,0 +1,287 @@
+"""The domain model kept in the app database (SQLAlchemy 2.x).
+
+Properties are keyed by UPRN; rooms belong to a property; a device is
+installed in one room at a time and its installation history is kept
+(moving a device closes one installation and opens another). Tenants,
+device health and dead letters live here too. All stored times are UTC.
+Schema changes go through Alembic migrations in ``core/migrations``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
+
+from core.errors import ValidationError
+
+ROOM_TYPES = ("bathroom", "kitchen", "bedroom", "living_room", "hallway", "other", "outdoor")
+WET_ROOM_TYPES = ("bathroom", "kitchen")
+WALL_TYPES = ("solid_brick", "cavity_unfilled", "cavity_filled", "timber_frame", "system_built", "other")
+CHANNELS = ("sms", "email", "letter", "none")
+
+UPRN_PATTERN = re.compile(r"^[0-9]{1,12}$")
+DEVICE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# The UK postcode format: outward code (area, district) and inward code (sector, unit).
+POSTCODE_PATTERN = re.compile(r"^(GIR ?0AA|[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2})$")
+
+
+def normalise_uprn(value: str | int) -> str:
+    """A UPRN as its canonical string (digits, no leading zeros); ``ValidationError`` if invalid."""
+    text = str(value).strip()
+    if not UPRN_PATTERN.match(text) or int(text) == 0:
+        raise ValidationError(f"UPRN {value!r} is not valid: a UPRN is 1 to 12 digits")
+    return str(int(text))
+
+
+def normalise_postcode(value: str) -> str:
+    """A UK postcode in its standard form (upper case, one space); ``ValidationError`` if invalid."""
+    text = re.sub(r"\s+", "", str(value)).upper()
+    if not POSTCODE_PATTERN.match(text):
+        raise ValidationError(f"postcode {value!r} is not a valid UK postcode (for example LS6 1AB)")
+    return f"{text[:-3]} {text[-3:]}"
+
+
+def postcode_district(postcode: str) -> str:
+    """The outward code of a normalised postcode ("LS6 1AB" → "LS6")."""
+    return postcode.split(" ", 1)[0]
+
+
+def validate_device_id(value: str) -> str:
+    """Check a device id can stand in an MQTT topic level; ``ValidationError`` if not."""
+    if not isinstance(value, str) or not DEVICE_ID_PATTERN.match(value):
+        raise ValidationError(
+            f"device id {value!r} is not valid: use 1 to 64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored as UTC and always read back timezone-aware (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: object) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC column; attach tzinfo=datetime.UTC")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: object) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Property(Base):
+    """A home, keyed by its UPRN, with optional archetype and household vulnerability."""
+
+    __tablename__ = "property"
+
+    uprn: Mapped[str] = mapped_column(String(12), primary_key=True)
+    address: Mapped[str] = mapped_column(String(300))
+    postcode: Mapped[str] = mapped_column(String(8), index=True)
+    site: Mapped[str | None] = mapped_column(String(120), index=True)
+    build_year: Mapped[int | None] = mapped_column(Integer)
+    wall_type: Mapped[str | None] = mapped_column(String(40))
+    floor_level: Mapped[int | None] = mapped_column(Integer)
+    temperature_factor: Mapped[float | None] = mapped_column(Float)
+    # Household vulnerability: None means not known. Kept minimal on purpose.
+    child_under_15: Mapped[bool | None] = mapped_column(Boolean)
+    over_65: Mapped[bool | None] = mapped_column(Boolean)
+    respiratory_condition: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    rooms: Mapped[list[Room]] = relationship(back_populates="property", cascade="all, delete-orphan")
+    tenants: Mapped[list[Tenant]] = relationship(back_populates="property", cascade="all, delete-orphan")
+
+    __table_args__ = (
+        CheckConstraint("temperature_factor IS NULL OR (temperature_factor > 0 AND temperature_factor < 1)",
+                        name="temperature_factor_range"),
+        CheckConstraint("build_year IS NULL OR (build_year >= 1500 AND build_year <= 2100)", name="build_year_range"),
+    )
+
+    @validates("uprn")
+    def _check_uprn(self, _key: str, value: str) -> str:
+        return normalise_uprn(value)
+
+    @validates("postcode")
+    def _check_postcode(self, _key: str, value: str) -> str:
+        return normalise_postcode(value)
+
+    @property
+    def vulnerable(self) -> bool:
+        """True when any household vulnerability flag is set."""
+        return bool(self.child_under_15 or self.over_65 or self.respiratory_condition)
+
+
+class Room(Base):
+    """A room of a property, with its type (and optionally its own temperature factor)."""
+
+    __tablename__ = "room"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uprn: Mapped[str] = mapped_column(ForeignKey("property.uprn", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    room_type: Mapped[str] = mapped_column(String(20))
+    temperature_factor: Mapped[float | None] = mapped_column(Float)
+
+    property: Mapped[Property] = relationship(back_populates="rooms")
+    installations: Mapped[list[Installation]] = relationship(back_populates="room")
+
+    __table_args__ = (
+        UniqueConstraint("uprn", "name", name="uq_room_uprn_name"),
+        CheckConstraint(
+            "room_type IN (" + ", ".join(f"'{t}'" for t in ROOM_TYPES) + ")", name="room_type_known"
+        ),
+    )
+
+    @validates("room_type")
+    def _check_room_type(self, _key: str, value: str) -> str:
+        if value not in ROOM_TYPES:
+            raise ValidationError(f"room type {value!r} is not one of: {', '.join(ROOM_TYPES)}")
+        return value
+
+
+class Device(Base):
+    """A sensor, known by the id it publishes under."""
+
+    __tablename__ = "device"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str | None] = mapped_column(String(80))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    installations: Mapped[list[Installation]] = relationship(
+        back_populates="device", order_by="Installation.installed_at"
+    )
+    health: Mapped[DeviceHealth | None] = relationship(back_populates="device", cascade="all, delete-orphan")
+
+    @validates("device_id")
+    def _check_device_id(self, _key: str, value: str) -> str:
+        return validate_device_id(value)
+
+
+class Installation(Base):
+    """A period during which a device sat in a room; ``removed_at`` is None while it is there."""
+
+    __tablename__ = "installation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("device.device_id", ondelete="CASCADE"), index=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("room.id", ondelete="CASCADE"), index=True)
+    installed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    device: Mapped[Device] = relationship(back_populates="installations")
+    room: Mapped[Room] = relationship(back_populates="installations")
+
+    __table_args__ = (
+        # At most one open installation per device.
+        Index(
+            "uq_installation_open_device",
+            "device_id",
+            unique=True,
+            sqlite_where=removed_at.is_(None),
+            postgresql_where=removed_at.is_(None),
+        ),
+        CheckConstraint("removed_at IS NULL OR removed_at >= installed_at", name="removed_after_installed"),
+    )
+
+
+class Tenant(Base):
+    """A tenant's contact details, preferred channel and consent (minimal for now)."""
+
+    __tablename__ = "tenant"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uprn: Mapped[str] = mapped_column(ForeignKey("property.uprn", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    preferred_channel: Mapped[str] = mapped_column(String(10), default="none")
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    property: Mapped[Property] = relationship(back_populates="tenants")
+
+    __table_args__ = (
+        CheckConstraint(
+            "preferred_channel IN (" + ", ".join(f"'{c}'" for c in CHANNELS) + ")", name="channel_known"
+        ),
+    )
+
+
+class DeviceHealth(Base):
+    """What the ingestor last heard from a device: kept up to date as readings arrive."""
+
+    __tablename__ = "device_health"
+
+    device_id: Mapped[str] = mapped_column(ForeignKey("device.device_id", ondelete="CASCADE"), primary_key=True)
+    last_seen: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # newest reading's ts
+    last_received_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # wall clock of arrival
+    battery_v: Mapped[float | None] = mapped_column(Float)
+    first_seq: Mapped[int | None] = mapped_column(BigInteger)
+    last_seq: Mapped[int | None] = mapped_column(BigInteger)
+    # Readings missing by sequence number: (last_seq - first_seq + 1) - readings stored, never below 0.
+    seq_gaps: Mapped[int] = mapped_column(Integer, default=0)
+    readings: Mapped[int] = mapped_column(Integer, default=0)  # readings stored (duplicates excluded)
+    untimed: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str | None] = mapped_column(String(20))  # from the device's status topic (online/offline)
+    status_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    device: Mapped[Device] = relationship(back_populates="health")
+
+
+class DeadLetter(Base):
+    """A message, or one reading of a batch, that could not be stored, and why."""
+
+    __tablename__ = "dead_letter"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    topic: Mapped[str] = mapped_column(String(300))
+    device_id: Mapped[str | None] = mapped_column(String(300), index=True)
+    reason: Mapped[str] = mapped_column(String(40), index=True)
+    detail: Mapped[str] = mapped_column(Text)
+    payload_excerpt: Mapped[str] = mapped_column(Text)
+    payload_bytes: Mapped[int] = mapped_column(Integer)

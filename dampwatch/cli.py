@@ -1,0 +1,531 @@
+"""The ``dampwatch`` command: a thin composition root that wires the boxes into processes.
+
+Nothing imports this module; each command reads settings, builds the parts
+it needs and hands over to them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from core.errors import DampWatchError
+from core.settings import Settings, describe_settings, load_settings
+
+logger = logging.getLogger("dampwatch")
+console = Console(stderr=True)
+out = Console()
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%S",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def progress_bar(transient: bool = False) -> Progress:
+    """The progress bar every long job shows."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=transient,
+        disable=not console.is_terminal and not _force_progress(),
+    )
+
+
+def _force_progress() -> bool:
+    import os
+
+    return os.environ.get("DAMPWATCH_PROGRESS", "") == "1"
+
+
+class Context:
+    """What every command gets: settings, and the parts built from them on demand."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._database = None
+        self._store = None
+
+    @property
+    def database(self):
+        if self._database is None:
+            from core.db import Database
+
+            self._database = Database(self.settings.database_url)
+        return self._database
+
+    @property
+    def store(self):
+        if self._store is None:
+            from core.readings import open_store
+
+            self._store = open_store(self.settings.readings_url)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+        if self._database is not None:
+            self._database.dispose()
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.option("--check-config", is_flag=True, help="Check the settings, say what is wrong and how to fix it, and exit.")
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), default=None,
+              help="Override DAMPWATCH_LOG_LEVEL.")
+@click.version_option(package_name="dampwatch")
+@click.pass_context
+def main(ctx: click.Context, check_config: bool, log_level: str | None) -> None:
+    """DampWatch: find damp and mould in social homes before tenants get ill.
+
+    Settings come from DAMPWATCH_* environment variables (see 'dampwatch settings')
+    and an optional TOML file named by DAMPWATCH_CONFIG.
+    """
+    try:
+        settings = load_settings()
+    except DampWatchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _setup_logging(log_level or settings.log_level)
+    if check_config:
+        ctx.exit(_check_config(settings))
+    context = Context(settings)
+    ctx.obj = context
+    ctx.call_on_close(context.close)
+
+
+def _check_config(settings: Settings) -> int:
+    """Try every part the settings point at; print what fails and how to fix it."""
+    from core.db import Database
+    from core.mqtt import BrokerAddress, wait_for_port
+    from core.readings import open_store
+
+    problems = 0
+    for key, value in settings.redacted().items():
+        out.print(f"  {key} = {value}")
+    checks = [
+        ("app database", lambda: Database(settings.database_url).dispose()),
+        ("readings store", lambda: open_store(settings.readings_url).close()),
+    ]
+    if settings.mqtt_url:
+        address = BrokerAddress.from_url(settings.mqtt_url)
+        checks.append(("MQTT broker", lambda: wait_for_port(address.host, address.port, 3)))
+    for name, check in checks:
+        try:
+            check()
+            out.print(f"[green]ok[/]    {name}")
+        except Exception as exc:  # report every failure, whatever raised it
+            problems += 1
+            out.print(f"[red]fail[/]  {name}: {exc}")
+    if not settings.mqtt_url:
+        out.print("note  DAMPWATCH_MQTT_URL is not set: 'dampwatch demo' starts its own broker; "
+                  "'dampwatch ingest' will use mqtt://127.0.0.1:1883")
+    return 1 if problems else 0
+
+
+@main.command("settings")
+def settings_command() -> None:
+    """List every DAMPWATCH_* setting with its default."""
+    table = Table("variable", "default", "what it is for")
+    for name, default, description in describe_settings():
+        table.add_row(name, default, description)
+    out.print(table)
+
+
+# -- database ---------------------------------------------------------------------------
+
+@main.group()
+def db() -> None:
+    """The app database."""
+
+
+@db.command("upgrade")
+@pass_context
+def db_upgrade(context: Context) -> None:
+    """Create or migrate the app database schema to the latest version."""
+    context.database  # noqa: B018 - opening it runs the migrations
+    out.print(f"app database is up to date: {context.settings.redacted()['database_url']}")
+
+
+# -- properties, devices, readings --------------------------------------------------------
+
+@main.group()
+def properties() -> None:
+    """The asset register: properties, rooms and devices."""
+
+
+@properties.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+def properties_import(context: Context, csv_file: Path) -> None:
+    """Import or update the asset register from CSV_FILE (one row per room)."""
+    from core.assets import import_assets, read_asset_csv
+
+    try:
+        rows, errors = read_asset_csv(csv_file)
+    except DampWatchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with progress_bar() as bar, context.database.session() as session:
+        task = bar.add_task("importing rooms", total=len(rows), rate="")
+        report = import_assets(session, rows, progress=lambda n: bar.advance(task, n))
+    errors += report.errors
+    out.print(
+        f"imported {report.rows - len(report.errors)} of {report.rows + len(errors) - len(report.errors)} rows: "
+        f"{report.properties} new properties, {report.rooms} new rooms, {report.devices} new devices, "
+        f"{report.moved} devices moved"
+    )
+    _print_row_errors(errors)
+
+
+def _print_row_errors(errors: list) -> None:
+    if not errors:
+        return
+    console.print(f"[yellow]{len(errors)} row(s) were not imported; fix them and import again:[/]")
+    for error in errors[:50]:
+        console.print(f"  {error}")
+    if len(errors) > 50:
+        console.print(f"  … and {len(errors) - 50} more")
+
+
+@main.group(invoke_without_command=True)
+@click.option("--offline", is_flag=True, help="Only devices not heard from within DAMPWATCH_DEVICE_OFFLINE_AFTER_S.")
+@click.pass_context
+def devices(ctx: click.Context, offline: bool) -> None:
+    """List devices with their health (last seen, battery, sequence gaps, offline)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from core.health import device_rows
+
+    context: Context = ctx.obj
+    with context.database.session() as session:
+        rows = device_rows(session, offline_after_s=context.settings.device_offline_after_s)
+    if offline:
+        rows = [r for r in rows if r.offline]
+    out.print(_device_table(rows))
+
+
+def _device_table(rows: list, limit: int | None = None) -> Table:
+    table = Table("device", "property", "room", "last reading (UTC)", "battery V", "readings", "seq gaps", "state")
+    for row in rows[:limit] if limit else rows:
+        state = "[red]offline[/]" if row.offline else "online"
+        if row.low_battery:
+            state += " [yellow]low battery[/]"
+        table.add_row(
+            row.device_id, row.uprn or "-", row.room or "-",
+            row.last_seen.strftime("%Y-%m-%d %H:%M") if row.last_seen else "never",
+            f"{row.battery_v:.2f}" if row.battery_v is not None else "-",
+            str(row.readings), str(row.seq_gaps), state,
+        )
+    return table
+
+
+@main.group()
+def readings() -> None:
+    """Readings: backfill from logger CSVs, export."""
+
+
+@readings.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+def readings_import(context: Context, csv_file: Path) -> None:
+    """Backfill readings from a data logger CSV (device_id,ts,temperature_c,humidity_pct[,battery_v,seq])."""
+    from sqlalchemy import select
+
+    from core.model import Device
+    from ingest.backfill import backfill_csv
+
+    with context.database.session() as session:
+        known = set(session.scalars(select(Device.device_id)))
+    with open(csv_file, encoding="utf-8-sig") as handle:
+        total = sum(1 for _ in handle) - 1
+    try:
+        with progress_bar() as bar:
+            task = bar.add_task("storing readings", total=max(total, 0), rate="")
+            report = backfill_csv(csv_file, context.store, known_devices=known,
+                                  progress=lambda n: bar.advance(task, n))
+    except DampWatchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    out.print(f"read {report.rows} rows: {report.stored} readings stored, {report.duplicates} already there, "
+              f"{len(report.errors)} rejected")
+    _print_row_errors(report.errors)
+
+
+@readings.command("export")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout).")
+@click.option("--device", "device_ids", multiple=True, help="Only this device (repeatable).")
+@click.option("--start", type=click.DateTime(), help="From this UTC time (inclusive).")
+@click.option("--end", type=click.DateTime(), help="Up to this UTC time (exclusive).")
+@pass_context
+def readings_export(context: Context, output: Path | None, device_ids: tuple[str, ...],
+                    start: dt.datetime | None, end: dt.datetime | None) -> None:
+    """Export readings as CSV in the backfill format (so it imports again)."""
+    from core.readings import utc
+    from ingest.backfill import export_csv
+
+    rows = context.store.iter_readings(
+        utc(start) if start else None, utc(end) if end else None, list(device_ids) or None
+    )
+    if output is None:
+        export_csv(rows, sys.stdout)
+        return
+    with open(output, "w", newline="") as handle:
+        count = export_csv(rows, handle)
+    console.print(f"wrote {count} readings to {output}")
+
+
+@main.command("dead-letters")
+@click.option("--reason", help="Only this reason code (for example unknown_device).")
+@click.option("--limit", default=50, show_default=True, help="How many of the newest to show.")
+@pass_context
+def dead_letters(context: Context, reason: str | None, limit: int) -> None:
+    """Messages and readings that could not be stored, newest first, with the reason."""
+    from sqlalchemy import func, select
+
+    from core.model import DeadLetter
+
+    with context.database.session() as session:
+        counts = session.execute(
+            select(DeadLetter.reason, func.count()).group_by(DeadLetter.reason).order_by(func.count().desc())
+        ).all()
+        query = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)
+        if reason:
+            query = query.where(DeadLetter.reason == reason)
+        letters = session.scalars(query).all()
+    summary = Table("reason", "count")
+    for name, count in counts:
+        summary.add_row(name, str(count))
+    out.print(summary)
+    table = Table("received (UTC)", "topic", "reason", "detail", "payload")
+    for letter in letters:
+        table.add_row(letter.received_at.strftime("%Y-%m-%d %H:%M:%S"), letter.topic, letter.reason,
+                      letter.detail[:120], letter.payload_excerpt[:60])
+    out.print(table)
+
+
+# -- processes ------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--broker", "broker_url", help="Broker URL (default DAMPWATCH_MQTT_URL or mqtt://127.0.0.1:1883).")
+@pass_context
+def ingest(context: Context, broker_url: str | None) -> None:
+    """Subscribe to the device topics and store readings until stopped (SIGTERM or Ctrl-C)."""
+    from ingest.service import Ingestor
+
+    settings = context.settings
+    ingestor = Ingestor(settings, context.store, context.database, broker_url=broker_url)
+    if settings.metrics_port:
+        port = ingestor.metrics.serve(settings.metrics_port, settings.metrics_bind)
+        logger.info("metrics at http://%s:%d/metrics", settings.metrics_bind, port)
+    try:
+        ingestor.run(handle_signals=True)
+    except DampWatchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        ingestor.metrics.shutdown()
+    logger.info("stopped: %s", ingestor.metrics.log_line())
+
+
+@contextlib.contextmanager
+def _broker_for(settings: Settings, workdir: Path) -> Iterator[tuple[str, Settings]]:
+    """The configured broker, or one DampWatch starts for the demo, with settings to match."""
+    if settings.mqtt_url:
+        yield settings.mqtt_url, settings
+        return
+    from core.embedded_broker import start_local_broker
+
+    with start_local_broker(workdir) as broker:
+        logger.info("started a local broker for the demo at %s", broker.url)
+        yield broker.url, settings.model_copy(update={"mqtt_protocol": broker.protocol})
+
+
+@main.command()
+@click.option("--homes", default=50, show_default=True, help="How many homes the estate has.")
+@click.option("--days", default=30.0, show_default=True, help="How many days of readings.")
+@click.option("--seed", default=2026, show_default=True, help="Random seed: the same seed gives the same estate.")
+@click.option("--start", type=click.DateTime(), help="First simulated time, UTC (default: DAYS before now).")
+@click.option("--interval", "interval_minutes", default=10, show_default=True, help="Minutes between readings.")
+@click.option("--publish/--no-publish", default=True, show_default=True, help="Publish the readings over MQTT.")
+@click.option("--broker", "broker_url", help="Broker URL (default DAMPWATCH_MQTT_URL or mqtt://127.0.0.1:1883).")
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write estate.csv, truth.csv (and readings.csv with --csv) here (default: DAMPWATCH_VAR_DIR/sim).")
+@click.option("--csv", "write_csv", is_flag=True, help="Also write every reading to readings.csv.")
+@click.option("--outcomes", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write simulated inspection outcomes to this CSV.")
+@pass_context
+def simulate(context: Context, homes: int, days: float, seed: int, start: dt.datetime | None,
+             interval_minutes: int, publish: bool, broker_url: str | None, out_dir: Path | None,
+             write_csv: bool, outcomes: Path | None) -> None:
+    """Simulate an estate's sensors: write its files and publish its readings over MQTT."""
+    settings = context.settings
+    start_utc = _simulation_start(start, days)
+    out_dir = out_dir or settings.var_dir / "sim"
+    sim = _simulate_files(homes, days, seed, start_utc, interval_minutes, settings, out_dir, write_csv, outcomes)
+    if publish:
+        _publish_with_progress(sim, broker_url or settings.broker_url)
+    out.print(f"simulated {homes} homes, {len(sim.estate.devices)} devices, {sim.message_count} messages; "
+              f"files in {out_dir}")
+
+
+def _simulation_start(start: dt.datetime | None, days: float) -> dt.datetime:
+    if start is not None:
+        return start.replace(tzinfo=dt.UTC)
+    now = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    return now - dt.timedelta(days=days)
+
+
+def _simulate_files(homes, days, seed, start_utc, interval_minutes, settings, out_dir, write_csv, outcomes):
+    import simulator
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with console.status(f"simulating {homes} homes for {days:g} days"):
+        estate = simulator.build_estate(seed=seed, homes=homes)
+        sim = simulator.simulate(estate, start=start_utc, days=days, interval_minutes=interval_minutes,
+                                 prefix=settings.mqtt_topic_prefix)
+        simulator.write_estate_csv(estate, out_dir / "estate.csv")
+        simulator.write_truth_csv(sim, out_dir / "truth.csv")
+        if write_csv:
+            simulator.write_readings_csv(sim, out_dir / "readings.csv")
+        if outcomes is not None:
+            simulator.write_outcomes_csv(sim, outcomes, seed=seed)
+    return sim
+
+
+def _publish_with_progress(sim, url: str):
+    import simulator
+
+    started = time.monotonic()
+    with progress_bar() as bar:
+        task = bar.add_task("publishing", total=sim.message_count, rate="")
+
+        def advance(n: int) -> None:
+            elapsed = max(time.monotonic() - started, 1e-6)
+            done = bar.tasks[task].completed + n
+            bar.update(task, advance=n, rate=f"{done / elapsed:,.0f} msg/s")
+
+        stats = simulator.publish(sim.iter_messages(), url, progress=advance, client_id="dampwatch-simulator")
+    return stats
+
+
+@main.command()
+@click.option("--homes", default=50, show_default=True, help="How many homes the simulated estate has.")
+@click.option("--days", default=30.0, show_default=True, help="How many days of readings.")
+@click.option("--seed", default=2026, show_default=True, help="Random seed.")
+@click.option("--fresh/--keep", default=True, show_default=True,
+              help="Start from empty databases in DAMPWATCH_VAR_DIR (the default) or keep what is there.")
+@pass_context
+def demo(context: Context, homes: int, days: float, seed: int, fresh: bool) -> None:
+    """Run everything on a simulated estate: broker, simulator, ingestor; then print a summary."""
+    from core.assets import import_assets, read_asset_csv
+    from ingest.service import Ingestor
+
+    settings = context.settings
+    var = settings.var_dir
+    if fresh:
+        _reset_local_data(settings)
+    var.mkdir(parents=True, exist_ok=True)
+    start_utc = _simulation_start(None, days)
+    sim = _simulate_files(homes, days, seed, start_utc, 10, settings, var / "sim", False, var / "sim" / "outcomes.csv")
+    rows, errors = read_asset_csv(var / "sim" / "estate.csv")
+    if errors:
+        raise click.ClickException(f"the simulated estate did not import: {errors[:3]}")
+    with context.database.session() as session:
+        import_assets(session, rows)
+    out.print(f"estate: {homes} homes, {len(rows)} rooms, {len(sim.estate.devices)} devices "
+              f"(files in {var / 'sim'})")
+    with _broker_for(settings, var / "broker") as (url, broker_settings):
+        ingestor = Ingestor(broker_settings, context.store, context.database, broker_url=url)
+        thread = threading.Thread(target=ingestor.run, name="ingestor", daemon=True)
+        thread.start()
+        if not ingestor.wait_connected(15):
+            raise click.ClickException(f"the ingestor could not connect to {url}")
+        stats = _publish_with_progress(sim, url)
+        expected = len(sim.expected)
+        _wait_until_stored(context, ingestor, expected, before=0)
+        ingestor.stop()
+        thread.join(30)
+    _print_summary(context, sim, ingestor, stats)
+
+
+def _reset_local_data(settings: Settings) -> None:
+    """Delete the demo's SQLite files and broker data (only local files under var/)."""
+    import shutil
+
+    for url in (settings.database_url, settings.readings_url):
+        if url.startswith("sqlite:///"):
+            path = Path(url[len("sqlite:///"):])
+            for suffix in ("", "-wal", "-shm"):
+                candidate = path.with_name(path.name + suffix)
+                if candidate.exists():
+                    candidate.unlink()
+    shutil.rmtree(settings.var_dir / "broker", ignore_errors=True)
+
+
+def _wait_until_stored(context: Context, ingestor, expected: int, before: int, timeout_s: float = 300) -> None:
+    deadline = time.monotonic() + timeout_s
+    with progress_bar() as bar:
+        task = bar.add_task("storing", total=expected, rate="")
+        while time.monotonic() < deadline:
+            stored = int(ingestor.metrics.stored._value.get()) - before
+            bar.update(task, completed=min(stored, expected))
+            if stored >= expected and ingestor.metrics.pending._value.get() == 0:
+                return
+            time.sleep(0.2)
+    logger.warning("gave up waiting after %d s: %d of %d readings stored", timeout_s,
+                   int(ingestor.metrics.stored._value.get()) - before, expected)
+
+
+def _print_summary(context: Context, sim, ingestor, stats) -> None:
+    from core.health import device_rows
+
+    with context.database.session() as session:
+        rows = device_rows(session, offline_after_s=context.settings.device_offline_after_s)
+    rejected = ingestor.metrics.rejected_by_reason()
+    metrics = ingestor.metrics.snapshot()
+    table = Table("what", "count", title="DampWatch demo summary")
+    table.add_row("homes", str(len(sim.estate.homes)))
+    table.add_row("devices", str(len(sim.estate.devices)))
+    table.add_row("messages published", str(sim.message_count))
+    table.add_row("readings stored", str(context.store.count()))
+    table.add_row("duplicates ignored", str(int(metrics.get("dampwatch_ingest_readings_duplicate_total", 0))))
+    table.add_row("rejected (dead letters)", str(sum(rejected.values())))
+    for reason, count in sorted(rejected.items()):
+        table.add_row(f"  {reason}", str(count))
+    table.add_row("devices offline", str(sum(r.offline for r in rows)))
+    table.add_row("devices with low battery", str(sum(r.low_battery for r in rows)))
+    table.add_row("devices with sequence gaps", str(sum(r.seq_gaps > 0 for r in rows)))
+    out.print(table)
+    worst = sorted(rows, key=lambda r: (not r.offline, not r.low_battery, -r.seq_gaps))[:15]
+    out.print(_device_table(worst))
+    out.print(f"data left in {context.settings.var_dir}/ (readings: {context.settings.readings_url}; "
+              f"app database: {context.settings.redacted()['database_url']})")
+    out.print("see every device: dampwatch devices; rejected input: dampwatch dead-letters")

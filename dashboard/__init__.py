@@ -1,0 +1,1 @@
+"""The dashboard for housing officers and repair teams (a later issue)."""

@@ -1,0 +1,1 @@
+"""The MQTT ingestor: parse, validate, batch and store readings."""

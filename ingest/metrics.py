@@ -1,0 +1,94 @@
+"""The ingestor's counters, in Prometheus text format on a small HTTP port, and in the log."""
+
+from __future__ import annotations
+
+import logging
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+logger = logging.getLogger(__name__)
+
+
+class IngestMetrics:
+    """Counters for one ingestor; each instance has its own registry (tests run several)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.received = Counter(
+            "dampwatch_ingest_messages_received", "MQTT messages received.", registry=self.registry
+        )
+        self.stored = Counter(
+            "dampwatch_ingest_readings_stored", "Readings newly stored.", registry=self.registry
+        )
+        self.duplicates = Counter(
+            "dampwatch_ingest_readings_duplicate",
+            "Readings already stored (QoS 1 redeliveries, re-sent buffers).",
+            registry=self.registry,
+        )
+        self.rejected = Counter(
+            "dampwatch_ingest_rejected",
+            "Messages or readings sent to dead letters, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.batch_seconds = Histogram(
+            "dampwatch_ingest_batch_seconds",
+            "Time to make one batch durable (store write and app database commit).",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.write_failures = Counter(
+            "dampwatch_ingest_write_failures", "Batch writes that failed and were retried.", registry=self.registry
+        )
+        self.pending = Gauge(
+            "dampwatch_ingest_pending_messages",
+            "Messages received but not yet acknowledged.",
+            registry=self.registry,
+        )
+        self.connected = Gauge(
+            "dampwatch_ingest_connected", "1 while connected to the broker.", registry=self.registry
+        )
+        self._server = None
+
+    def serve(self, port: int, bind: str = "127.0.0.1") -> int:
+        """Serve ``/metrics`` on ``bind:port`` in a background thread; return the port."""
+        server, _thread = start_http_server(port, addr=bind, registry=self.registry)
+        self._server = server
+        return server.server_port
+
+    def shutdown(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def snapshot(self) -> dict[str, float]:
+        """Current values by name (for logs, summaries and tests)."""
+        values: dict[str, float] = {}
+        for metric in self.registry.collect():
+            for sample in metric.samples:
+                if sample.name.endswith(("_created", "_bucket")):
+                    continue
+                label = ",".join(f"{k}={v}" for k, v in sample.labels.items())
+                values[f"{sample.name}{{{label}}}" if label else sample.name] = sample.value
+        return values
+
+    def rejected_by_reason(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for metric in self.registry.collect():
+            if metric.name == "dampwatch_ingest_rejected":
+                for sample in metric.samples:
+                    if sample.name.endswith("_total"):
+                        out[sample.labels["reason"]] = int(sample.value)
+        return out
+
+    def log_line(self) -> str:
+        snap = self.snapshot()
+        rejected = sum(self.rejected_by_reason().values())
+        return (
+            f"received={int(snap.get('dampwatch_ingest_messages_received_total', 0))} "
+            f"stored={int(snap.get('dampwatch_ingest_readings_stored_total', 0))} "
+            f"duplicate={int(snap.get('dampwatch_ingest_readings_duplicate_total', 0))} "
+            f"rejected={rejected} pending={int(snap.get('dampwatch_ingest_pending_messages', 0))} "
+            f"write_failures={int(snap.get('dampwatch_ingest_write_failures_total', 0))}"
+        )

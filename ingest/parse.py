@@ -1,0 +1,275 @@
+"""Parse the native payload: ``(topic, payload) -> readings + rejections``, with no I/O.
+
+The native contract (``shared/DESIGN.md``): a device publishes UTF-8 JSON of at
+most 64 KiB to ``<prefix>/<device_id>/up``, either one reading
+
+    {"ts": "2026-11-22T10:15:00Z", "temperature_c": 18.4, "humidity_pct": 71.2,
+     "battery_v": 2.91, "seq": 1042}
+
+or a batch ``{"readings": [{...}, ...]}`` from a device that was offline.
+``ts`` is UTC (ISO 8601 or epoch seconds); without it the ingest time is used
+and the reading is flagged untimed. Anything that breaks a rule becomes a
+:class:`Rejection` with a reason code; in a batch each bad reading is rejected
+on its own and the good ones are kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import math
+
+from core.model import DEVICE_ID_PATTERN
+from core.readings import FLAG_UNTIMED, Reading
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+MAX_BATCH_READINGS = 1000
+TEMPERATURE_RANGE_C = (-40.0, 85.0)
+HUMIDITY_RANGE_PCT = (0.0, 100.0)
+BATTERY_RANGE_V = (0.0, 10.0)
+DEFAULT_MAX_FUTURE_S = 600
+#: Readings stamped before this are from a device whose clock was never set.
+EARLIEST_TS = dt.datetime(2015, 1, 1, tzinfo=dt.UTC)
+#: Epoch values above this are milliseconds, not seconds (year 5138 in seconds).
+EPOCH_SECONDS_MAX = 1e11
+EXCERPT_BYTES = 256
+
+
+class Reason:
+    """Reason codes recorded with every dead letter (stable: dashboards and alerts filter on them)."""
+
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    NOT_UTF8 = "not_utf8"
+    INVALID_JSON = "invalid_json"
+    TOO_DEEPLY_NESTED = "too_deeply_nested"
+    NOT_AN_OBJECT = "not_an_object"
+    EMPTY_BATCH = "empty_batch"
+    BATCH_TOO_LARGE = "batch_too_large"
+    MISSING_FIELD = "missing_field"
+    WRONG_TYPE = "wrong_type"
+    NOT_FINITE = "not_finite"
+    TEMPERATURE_OUT_OF_RANGE = "temperature_out_of_range"
+    HUMIDITY_OUT_OF_RANGE = "humidity_out_of_range"
+    BATTERY_OUT_OF_RANGE = "battery_out_of_range"
+    INVALID_SEQ = "invalid_seq"
+    INVALID_TIMESTAMP = "invalid_timestamp"
+    FUTURE_TIMESTAMP = "future_timestamp"
+    TIMESTAMP_TOO_OLD = "timestamp_too_old"
+    INVALID_TOPIC = "invalid_topic"
+    INVALID_DEVICE_ID = "invalid_device_id"
+    UNKNOWN_DEVICE = "unknown_device"
+    INVALID_STATUS = "invalid_status"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why (part of) a message could not be stored."""
+
+    reason: str
+    detail: str
+    device_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DeviceStatus:
+    """A message on a device's status topic (its last will, or its own "online")."""
+
+    device_id: str
+    status: str
+    detail: dict
+
+
+@dataclasses.dataclass(slots=True)
+class ParseResult:
+    """What one MQTT message held: readings to store, rejections to record, or a status."""
+
+    readings: list[Reading] = dataclasses.field(default_factory=list)
+    rejections: list[Rejection] = dataclasses.field(default_factory=list)
+    status: DeviceStatus | None = None
+
+
+class InvalidReading(ValueError):
+    """A payload or reading breaks the contract; ``reason`` is a :class:`Reason` code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def excerpt(payload: bytes, limit: int = EXCERPT_BYTES) -> str:
+    """The start of a payload as safe text, for the dead-letter record."""
+    text = payload[:limit].decode("utf-8", errors="backslashreplace")
+    return text + ("…" if len(payload) > limit else "")
+
+
+def split_topic(topic: str, prefix: str) -> tuple[str, str]:
+    """``<prefix>/<device_id>/<kind>`` → ``(device_id, kind)``; raises ``InvalidReading``."""
+    head = prefix + "/"
+    if not topic.startswith(head):
+        raise InvalidReading(Reason.INVALID_TOPIC, f"topic {topic!r} does not start with {head!r}")
+    parts = topic[len(head):].split("/")
+    if len(parts) != 2 or parts[1] not in ("up", "status"):
+        raise InvalidReading(Reason.INVALID_TOPIC, f"topic {topic!r} is not {prefix}/<device_id>/up or /status")
+    device_id = parts[0]
+    if not DEVICE_ID_PATTERN.match(device_id):
+        raise InvalidReading(Reason.INVALID_DEVICE_ID, f"device id {device_id!r} in the topic is not valid")
+    return device_id, parts[1]
+
+
+def parse(
+    topic: str,
+    payload: bytes,
+    *,
+    received_at: dt.datetime,
+    prefix: str = "dampwatch",
+    max_future_s: float = DEFAULT_MAX_FUTURE_S,
+) -> ParseResult:
+    """Parse one native message into readings and rejections (never raises for bad input)."""
+    result = ParseResult()
+    try:
+        device_id, kind = split_topic(topic, prefix)
+    except InvalidReading as bad:
+        result.rejections.append(Rejection(bad.reason, bad.detail))
+        return result
+    try:
+        document = _decode(payload)
+        if kind == "status":
+            result.status = _status(device_id, document)
+            return result
+        if not isinstance(document, dict):
+            raise InvalidReading(Reason.NOT_AN_OBJECT, f"payload is a JSON {type(document).__name__}, not an object")
+    except InvalidReading as bad:
+        result.rejections.append(Rejection(bad.reason, bad.detail, device_id))
+        return result
+
+    if "readings" in document:
+        items = document["readings"]
+        if not isinstance(items, list):
+            result.rejections.append(Rejection(Reason.WRONG_TYPE, "'readings' must be a list", device_id))
+            return result
+        if not items:
+            result.rejections.append(Rejection(Reason.EMPTY_BATCH, "'readings' is an empty list", device_id))
+            return result
+        if len(items) > MAX_BATCH_READINGS:
+            result.rejections.append(
+                Rejection(
+                    Reason.BATCH_TOO_LARGE,
+                    f"batch of {len(items)} readings; at most {MAX_BATCH_READINGS} per message",
+                    device_id,
+                )
+            )
+            return result
+        where = "reading {index} of " + str(len(items)) + ": "
+    else:
+        items = [document]
+        where = ""
+    latest_allowed = received_at + dt.timedelta(seconds=max_future_s)
+    for index, item in enumerate(items, start=1):
+        try:
+            result.readings.append(reading_from_document(device_id, item, received_at, latest_allowed))
+        except InvalidReading as bad:
+            result.rejections.append(
+                Rejection(bad.reason, where.format(index=index) + bad.detail, device_id)
+            )
+    return result
+
+
+def _decode(payload: bytes) -> object:
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise InvalidReading(
+            Reason.PAYLOAD_TOO_LARGE, f"payload is {len(payload)} bytes; at most {MAX_PAYLOAD_BYTES} are accepted"
+        )
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidReading(Reason.NOT_UTF8, f"payload is not UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise InvalidReading(Reason.TOO_DEEPLY_NESTED, "payload JSON is nested too deeply") from None
+    except ValueError as exc:
+        raise InvalidReading(Reason.INVALID_JSON, f"payload is not valid JSON: {exc}") from None
+
+
+def _number(item: dict, name: str, *, required: bool) -> float | None:
+    value = item.get(name)
+    if value is None:
+        if required:
+            raise InvalidReading(Reason.MISSING_FIELD, f"'{name}' is missing")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidReading(Reason.WRONG_TYPE, f"'{name}' must be a number, not {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise InvalidReading(Reason.NOT_FINITE, f"'{name}' is {value}, not a finite number")
+    return value
+
+
+def _timestamp(value: object, received_at: dt.datetime, latest_allowed: dt.datetime) -> dt.datetime:
+    if isinstance(value, bool):
+        raise InvalidReading(Reason.WRONG_TYPE, "'ts' must be an ISO 8601 string or epoch seconds, not a boolean")
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise InvalidReading(Reason.NOT_FINITE, f"'ts' is {value}, not a finite number")
+        if value > EPOCH_SECONDS_MAX:
+            raise InvalidReading(Reason.INVALID_TIMESTAMP, f"'ts' {value} looks like milliseconds; send epoch seconds")
+        try:
+            ts = dt.datetime.fromtimestamp(value, dt.UTC)
+        except (OverflowError, OSError, ValueError):
+            raise InvalidReading(Reason.INVALID_TIMESTAMP, f"'ts' {value} is not a valid epoch time") from None
+    elif isinstance(value, str):
+        try:
+            ts = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidReading(Reason.INVALID_TIMESTAMP, f"'ts' {value[:40]!r} is not ISO 8601") from None
+        ts = ts.replace(tzinfo=dt.UTC) if ts.tzinfo is None else ts.astimezone(dt.UTC)
+    else:
+        raise InvalidReading(Reason.WRONG_TYPE, f"'ts' must be an ISO 8601 string or epoch seconds, not {type(value).__name__}")
+    if ts > latest_allowed:
+        raise InvalidReading(
+            Reason.FUTURE_TIMESTAMP,
+            f"'ts' {ts.isoformat()} is more than {int((latest_allowed - received_at).total_seconds())} s "
+            "ahead of the ingest clock; check the device's time source",
+        )
+    if ts < EARLIEST_TS:
+        raise InvalidReading(
+            Reason.TIMESTAMP_TOO_OLD, f"'ts' {ts.isoformat()} is before {EARLIEST_TS.year}; the device clock is not set"
+        )
+    return ts.replace(microsecond=0)
+
+
+def reading_from_document(device_id: str, item: object, received_at: dt.datetime, latest_allowed: dt.datetime) -> Reading:
+    if not isinstance(item, dict):
+        raise InvalidReading(Reason.WRONG_TYPE, f"a reading must be a JSON object, not {type(item).__name__}")
+    temperature_c = _number(item, "temperature_c", required=True)
+    humidity_pct = _number(item, "humidity_pct", required=True)
+    low, high = TEMPERATURE_RANGE_C
+    if not low <= temperature_c <= high:
+        raise InvalidReading(Reason.TEMPERATURE_OUT_OF_RANGE, f"temperature {temperature_c} °C is outside {low:g}..{high:g}")
+    low, high = HUMIDITY_RANGE_PCT
+    if not low <= humidity_pct <= high:
+        raise InvalidReading(Reason.HUMIDITY_OUT_OF_RANGE, f"humidity {humidity_pct} % is outside {low:g}..{high:g}")
+    battery_v = _number(item, "battery_v", required=False)
+    if battery_v is not None and not BATTERY_RANGE_V[0] <= battery_v <= BATTERY_RANGE_V[1]:
+        raise InvalidReading(Reason.BATTERY_OUT_OF_RANGE, f"battery {battery_v} V is outside 0..10")
+    seq = item.get("seq")
+    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or seq < 0 or seq >= 2**63):
+        raise InvalidReading(Reason.INVALID_SEQ, f"'seq' must be a whole number from 0, not {seq!r}"[:120])
+    flags = 0
+    raw_ts = item.get("ts")
+    if raw_ts is None:
+        ts = received_at.astimezone(dt.UTC).replace(microsecond=0)
+        flags |= FLAG_UNTIMED
+    else:
+        ts = _timestamp(raw_ts, received_at, latest_allowed)
+    return Reading(device_id, ts, temperature_c, humidity_pct, battery_v, seq, flags)
+
+
+def _status(device_id: str, document: object) -> DeviceStatus:
+    if isinstance(document, str):
+        return DeviceStatus(device_id, document[:20], {})
+    if not isinstance(document, dict) or not isinstance(document.get("status"), str):
+        raise InvalidReading(Reason.INVALID_STATUS, "a status message must be an object with a 'status' string")
+    return DeviceStatus(device_id, document["status"][:20], document)
