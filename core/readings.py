@@ -14,11 +14,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Protocol, runtime_checkable
-
-import pandas as pd
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from core.errors import ConfigError
+
+if TYPE_CHECKING:  # pandas is imported where frames are built, so the ingestor never loads it
+    import pandas as pd
 
 #: Reading flag: the device sent no timestamp, so the ingest time was used.
 FLAG_UNTIMED = 1
@@ -128,6 +129,8 @@ def utc(value: dt.datetime) -> dt.datetime:
 
 def empty_hourly() -> pd.DataFrame:
     """An empty frame with the hourly columns and dtypes."""
+    import pandas as pd
+
     frame = pd.DataFrame({name: pd.Series(dtype="float64") for name in HOURLY_COLUMNS})
     frame["device_id"] = frame["device_id"].astype("object")
     frame["hour"] = pd.to_datetime(frame["hour"], utc=True)

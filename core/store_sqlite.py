@@ -15,11 +15,13 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from core.errors import ConfigError, StoreError
 from core.readings import HOURLY_COLUMNS, Reading, WriteResult, empty_hourly, utc
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +122,8 @@ class SQLiteReadingsStore:
         rows = self._connection().execute(sql, params).fetchall()
         if not rows:
             return empty_hourly()
+        import pandas as pd
+
         frame = pd.DataFrame.from_records(rows, columns=list(HOURLY_COLUMNS))
         frame["hour"] = pd.to_datetime(frame["hour"], unit="s", utc=True)
         frame["count"] = frame["count"].astype("int64")

@@ -1,0 +1,105 @@
+"""Fixtures every test folder shares: a real broker, real databases, settings."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.mqtt import MosquittoBroker, mosquitto_binary
+from core.settings import Settings
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+POSTGRES_ADMIN_URL = os.environ.get("DAMPWATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
+    """A real Mosquitto on a free loopback port, with DampWatch's config (the embedded broker off CI only)."""
+    if mosquitto_binary() is None:
+        if IN_CI:
+            pytest.fail("mosquitto is not installed; .ci/run must install it (apt-get install mosquitto)")
+        from core.embedded_broker import AmqttBroker
+
+        embedded = AmqttBroker().start()
+        try:
+            yield embedded  # type: ignore[misc]
+        finally:
+            embedded.stop()
+        return
+    with MosquittoBroker(tmp_path / "broker") as running:
+        yield running
+
+
+def _postgres_database() -> Iterator[str]:
+    from sqlalchemy import create_engine, text
+
+    name = f"dampwatch_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # no server reachable: say so, and never skip in CI
+        admin.dispose()
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {exc}")
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} (set DAMPWATCH_TEST_POSTGRES_URL)")
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty app database: SQLite in a temporary folder, then a throwaway PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/app.db"
+    else:
+        yield from _postgres_database()
+
+
+@pytest.fixture
+def database(database_url: str):
+    """The app database, migrated to the latest schema."""
+    from core.db import Database
+
+    db = Database(database_url)
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    """An empty SQLite readings store."""
+    from core.store_sqlite import SQLiteReadingsStore
+
+    readings = SQLiteReadingsStore(f"sqlite:///{tmp_path}/readings.db")
+    try:
+        yield readings
+    finally:
+        readings.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings with every local file under the test's temporary folder, read from a clean environment."""
+    for name in list(os.environ):
+        if name.startswith("DAMPWATCH_"):
+            monkeypatch.delenv(name)
+    return Settings(
+        var_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path}/app.db",
+        readings_url=f"sqlite:///{tmp_path}/readings.db",
+        metrics_port=0,
+        ingest_flush_interval_s=0.1,
+        mqtt_client_id=f"ingest-{uuid.uuid4().hex[:8]}",
+    )
