@@ -31,8 +31,9 @@ from core.errors import DampWatchError
 from core.settings import Settings, describe_settings, load_settings
 
 logger = logging.getLogger("dampwatch")
-console = Console(stderr=True)
-out = Console()
+# Piped output (logs, files, tests) gets wide tables rather than rich's 80-column default.
+console = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 
 def _setup_logging(level: str) -> None:
@@ -43,6 +44,7 @@ def _setup_logging(level: str) -> None:
         stream=sys.stderr,
         force=True,
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def progress_bar(transient: bool = False) -> Progress:
@@ -100,7 +102,8 @@ class Context:
 pass_context = click.make_pass_decorator(Context)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+             invoke_without_command=True)
 @click.option("--check-config", is_flag=True, help="Check the settings, say what is wrong and how to fix it, and exit.")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), default=None,
               help="Override DAMPWATCH_LOG_LEVEL.")
@@ -119,6 +122,9 @@ def main(ctx: click.Context, check_config: bool, log_level: str | None) -> None:
     _setup_logging(log_level or settings.log_level)
     if check_config:
         ctx.exit(_check_config(settings))
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+        ctx.exit(0)
     context = Context(settings)
     ctx.obj = context
     ctx.call_on_close(context.close)
@@ -198,9 +204,10 @@ def properties_import(context: Context, csv_file: Path) -> None:
     with progress_bar() as bar, context.database.session() as session:
         task = bar.add_task("importing rooms", total=len(rows), rate="")
         report = import_assets(session, rows, progress=lambda n: bar.advance(task, n))
+    total = len(rows) + len(errors)
     errors += report.errors
     out.print(
-        f"imported {report.rows - len(report.errors)} of {report.rows + len(errors) - len(report.errors)} rows: "
+        f"imported {total - len(errors)} of {total} rows: "
         f"{report.properties} new properties, {report.rooms} new rooms, {report.devices} new devices, "
         f"{report.moved} devices moved"
     )
