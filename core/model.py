@@ -285,3 +285,22 @@ class DeadLetter(Base):
     detail: Mapped[str] = mapped_column(Text)
     payload_excerpt: Mapped[str] = mapped_column(Text)
     payload_bytes: Mapped[int] = mapped_column(Integer)
+
+
+class BrokerAccount(Base):
+    """A login on the MQTT broker: a device (user name = device id) or a service such as the ingestor.
+
+    Only the hash is kept, in Mosquitto's own format, so the broker's password
+    file can be written from here at any time. A revoked account stays as a
+    record (who, when) but is left out of the broker's files.
+    """
+
+    __tablename__ = "broker_account"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "device" or "service"
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (CheckConstraint("kind IN ('device', 'service')", name="kind_known"),)

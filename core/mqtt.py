@@ -137,6 +137,7 @@ def mosquitto_config(
     tls_key: Path | None = None,
     tls_ca: Path | None = None,
     log_dest: str = "stderr",
+    run_as: str | None = None,
 ) -> str:
     """The text of a Mosquitto 2.x config with DampWatch's safe queue settings."""
     lines = [
@@ -158,6 +159,8 @@ def mosquitto_config(
         "per_listener_settings false",
         f"listener {port} {bind}",
     ]
+    if run_as is not None:
+        lines.insert(3, f"user {run_as}")
     if tls_cert is not None:
         lines += [f"certfile {tls_cert}", f"keyfile {tls_key}"]
         if tls_ca is not None:
@@ -233,9 +236,13 @@ class MosquittoBroker:
         """Write the config and start the broker; return once it accepts connections."""
         data_dir = self.workdir / "data"
         data_dir.mkdir(exist_ok=True)
-        # Started as root, mosquitto drops to user 'mosquitto' before opening its files.
-        _make_readable_by_broker(self.workdir)
-        self.config_path.write_text(mosquitto_config(port=self.port, data_dir=data_dir, **self._config_kwargs))
+        # Started as root, mosquitto drops to user 'mosquitto' before it opens its password, ACL and
+        # persistence files, which then must be readable by that user along their whole path. A broker
+        # DampWatch starts for itself (demo, tests) is private to loopback, so it keeps the caller's user.
+        run_as = "root" if os.geteuid() == 0 else None
+        self.config_path.write_text(
+            mosquitto_config(port=self.port, data_dir=data_dir, run_as=run_as, **self._config_kwargs)
+        )
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - kept open while the broker runs
         self._process = subprocess.Popen(
             [self.binary, "-c", str(self.config_path)],
@@ -289,20 +296,3 @@ class MosquittoBroker:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-def _make_readable_by_broker(path: Path) -> None:
-    """Let the unprivileged 'mosquitto' user (when we run as root) read and write ``path``."""
-    if os.geteuid() != 0:
-        return
-    try:
-        import pwd
-
-        entry = pwd.getpwnam("mosquitto")
-    except (ImportError, KeyError):
-        return
-    for item in [path, *path.rglob("*")]:
-        try:
-            os.chown(item, entry.pw_uid, entry.pw_gid)
-        except OSError as exc:  # pragma: no cover - e.g. a read-only file system
-            logger.warning("could not hand %s to the mosquitto user: %s", item, exc)
