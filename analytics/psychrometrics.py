@@ -14,11 +14,11 @@ say how dry, or how warm, a room must be kept for its cold spot to stay below a 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeAlias
+from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from analytics._arrays import Numeric, as_numeric, check_broadcastable
 from analytics.constants import (
     DESIGN_TEMPERATURE_FACTOR,
     HUMIDITY_CLASS_EXCESS_AT_0C,
@@ -46,44 +46,9 @@ __all__ = [
     "vapour_pressure_excess",
 ]
 
-Numeric: TypeAlias = float | Sequence[float] | np.ndarray | pd.Series
-"""A float, a sequence of floats, a numpy array or a pandas Series."""
-
-_PANDAS_TYPES = (pd.Series, pd.DataFrame)
-
-
 # --------------------------------------------------------------------------------------------------------
 # Argument handling
 # --------------------------------------------------------------------------------------------------------
-
-
-def _numeric(value: Any, name: str) -> Any:
-    """Return ``value`` ready for numpy arithmetic: pandas and numpy objects as given, the rest as floats."""
-    if isinstance(value, (*_PANDAS_TYPES, np.ndarray)):
-        return value
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a number or an array of numbers, not {value!r}") from exc
-    return array[()] if array.ndim == 0 else array
-
-
-def _broadcastable(**values: Any) -> None:
-    """Raise ValueError unless the non-pandas arguments broadcast together.
-
-    Two pandas objects align on their index, as pandas arithmetic always does, so they are left alone.
-    """
-    arrays = {name: value for name, value in values.items() if np.ndim(value) > 0}
-    if all(isinstance(value, _PANDAS_TYPES) for value in arrays.values()):
-        return
-    try:
-        np.broadcast_shapes(*(np.shape(value) for value in arrays.values()))
-    except ValueError as exc:
-        described = ", ".join(f"{name} {np.shape(value)}" for name, value in arrays.items())
-        raise ValueError(
-            f"the inputs have shapes that do not match ({described}); pass arrays of the same length, "
-            "or a single number for any input that is constant"
-        ) from exc
 
 
 def _magnus(coefficients: Any) -> MagnusCoefficients:
@@ -101,7 +66,7 @@ def _magnus(coefficients: Any) -> MagnusCoefficients:
 
 def _check_temperature_factor(temperature_factor: Any, allow_zero: bool = True) -> Any:
     """Check that the temperature factor lies in [0, 1] (or (0, 1]); NaN passes through."""
-    factor = _numeric(temperature_factor, "temperature_factor")
+    factor = as_numeric(temperature_factor, "temperature_factor")
     with np.errstate(invalid="ignore"):
         too_low = np.less(factor, 0.0) if allow_zero else np.less_equal(factor, 0.0)
         bad = np.any(too_low | np.greater(factor, 1.0))
@@ -116,7 +81,10 @@ def _check_temperature_factor(temperature_factor: Any, allow_zero: bool = True) 
 
 def _check_rh_limit(surface_rh_limit: float) -> float:
     """Check that a target surface relative humidity lies in (0, 100] %."""
-    limit = float(surface_rh_limit)
+    try:
+        limit = float(surface_rh_limit)
+    except (TypeError, ValueError):
+        limit = float("nan")
     if not 0.0 < limit <= 100.0:
         raise ValueError(
             f"surface_rh_limit must be a relative humidity above 0 and at most 100 %, got {limit}; "
@@ -189,7 +157,7 @@ def saturation_vapour_pressure(temp_air: Numeric, coefficients: Sequence[float] 
     2332.6
     """
     coeff = _magnus(coefficients)
-    temp = _numeric(temp_air, "temp_air")
+    temp = as_numeric(temp_air, "temp_air")
     return coeff.a * np.exp(_magnus_exponent(temp, coeff))
 
 
@@ -237,13 +205,15 @@ def vapour_pressure(
     1166.3
     """
     coeff = _magnus(coefficients)
-    temp = _numeric(temp_air, "temp_air")
-    rh = _numeric(relative_humidity, "relative_humidity")
-    _broadcastable(temp_air=temp, relative_humidity=rh)
+    temp = as_numeric(temp_air, "temp_air")
+    rh = as_numeric(relative_humidity, "relative_humidity")
+    check_broadcastable(temp_air=temp, relative_humidity=rh)
     return rh / 100.0 * coeff.a * np.exp(_magnus_exponent(temp, coeff))
 
 
-def dewpoint(temp_air: Numeric, relative_humidity: Numeric, coefficients: Sequence[float] = MAGNUS_WMO) -> Any:
+def dewpoint(
+    temp_air: Numeric, relative_humidity: Numeric, coefficients: Sequence[float] = MAGNUS_WMO
+) -> Any:
     r"""
     Dew point temperature of moist air.
 
@@ -292,15 +262,17 @@ def dewpoint(temp_air: Numeric, relative_humidity: Numeric, coefficients: Sequen
     9.255
     """
     coeff = _magnus(coefficients)
-    temp = _numeric(temp_air, "temp_air")
-    rh = _numeric(relative_humidity, "relative_humidity")
-    _broadcastable(temp_air=temp, relative_humidity=rh)
+    temp = as_numeric(temp_air, "temp_air")
+    rh = as_numeric(relative_humidity, "relative_humidity")
+    check_broadcastable(temp_air=temp, relative_humidity=rh)
     with np.errstate(divide="ignore", invalid="ignore"):
         gamma = np.log(rh / 100.0) + _magnus_exponent(temp, coeff)
         return coeff.c * gamma / (coeff.b - gamma)
 
 
-def dewpoint_from_vapour_pressure(vapour_pressure: Numeric, coefficients: Sequence[float] = MAGNUS_WMO) -> Any:
+def dewpoint_from_vapour_pressure(
+    vapour_pressure: Numeric, coefficients: Sequence[float] = MAGNUS_WMO
+) -> Any:
     r"""
     Dew point temperature of air with a given water vapour pressure.
 
@@ -340,7 +312,7 @@ def dewpoint_from_vapour_pressure(vapour_pressure: Numeric, coefficients: Sequen
     0.0
     """
     coeff = _magnus(coefficients)
-    pressure = _numeric(vapour_pressure, "vapour_pressure")
+    pressure = as_numeric(vapour_pressure, "vapour_pressure")
     return _temperature_at_saturation(pressure, coeff)
 
 
@@ -390,9 +362,9 @@ def relative_humidity_from_dewpoint(
     50.0
     """
     coeff = _magnus(coefficients)
-    temp = _numeric(temp_air, "temp_air")
-    dew = _numeric(dewpoint, "dewpoint")
-    _broadcastable(temp_air=temp, dewpoint=dew)
+    temp = as_numeric(temp_air, "temp_air")
+    dew = as_numeric(dewpoint, "dewpoint")
+    check_broadcastable(temp_air=temp, dewpoint=dew)
     return 100.0 * np.exp(_magnus_exponent(dew, coeff) - _magnus_exponent(temp, coeff))
 
 
@@ -447,12 +419,18 @@ def absolute_humidity(
     >>> round(float(absolute_humidity(20.0, 50.0)), 2)
     8.62
     """
-    gas_constant = float(gas_constant)
-    if not (np.isfinite(gas_constant) and gas_constant > 0):
-        raise ValueError(f"gas_constant must be a positive number in J/(kg K), got {gas_constant}")
+    try:
+        r_v = float(gas_constant)
+    except (TypeError, ValueError):
+        r_v = float("nan")
+    if not (np.isfinite(r_v) and r_v > 0):
+        raise ValueError(
+            "gas_constant must be a positive number in J/(kg K), e.g. 461.5 for water vapour; "
+            f"got {gas_constant!r}"
+        )
     pressure = vapour_pressure(temp_air, relative_humidity, coefficients)
-    temp = _numeric(temp_air, "temp_air")
-    return 1000.0 * pressure / (gas_constant * (temp + ZERO_CELSIUS_IN_KELVIN))
+    temp = as_numeric(temp_air, "temp_air")
+    return 1000.0 * pressure / (r_v * (temp + ZERO_CELSIUS_IN_KELVIN))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -513,9 +491,9 @@ def surface_temperature(
     15.0
     """
     factor = _check_temperature_factor(temperature_factor)
-    t_in = _numeric(temp_in, "temp_in")
-    t_out = _numeric(temp_out, "temp_out")
-    _broadcastable(temp_in=t_in, temp_out=t_out, temperature_factor=factor)
+    t_in = as_numeric(temp_in, "temp_in")
+    t_out = as_numeric(temp_out, "temp_out")
+    check_broadcastable(temp_in=t_in, temp_out=t_out, temperature_factor=factor)
     return t_out + factor * (t_in - t_out)
 
 
@@ -572,10 +550,10 @@ def surface_relative_humidity(
     68.5
     """
     coeff = _magnus(coefficients)
-    temp = _numeric(temp_air, "temp_air")
-    rh = _numeric(relative_humidity, "relative_humidity")
-    surface = _numeric(temp_surface, "temp_surface")
-    _broadcastable(temp_air=temp, relative_humidity=rh, temp_surface=surface)
+    temp = as_numeric(temp_air, "temp_air")
+    rh = as_numeric(relative_humidity, "relative_humidity")
+    surface = as_numeric(temp_surface, "temp_surface")
+    check_broadcastable(temp_air=temp, relative_humidity=rh, temp_surface=surface)
     ratio = np.exp(_magnus_exponent(temp, coeff) - _magnus_exponent(surface, coeff))
     return np.minimum(rh * ratio, 100.0)
 
@@ -641,7 +619,7 @@ def rh_for_surface_rh(
     """
     coeff = _magnus(coefficients)
     limit = _check_rh_limit(surface_rh_limit)
-    temp = _numeric(temp_air, "temp_air")
+    temp = as_numeric(temp_air, "temp_air")
     surface = surface_temperature(temp, temp_out, temperature_factor)
     ratio = np.exp(_magnus_exponent(surface, coeff) - _magnus_exponent(temp, coeff))
     return np.minimum(limit * ratio, 100.0)
@@ -720,9 +698,9 @@ def temperature_for_surface_rh(
     coeff = _magnus(coefficients)
     limit = _check_rh_limit(surface_rh_limit)
     factor = _check_temperature_factor(temperature_factor, allow_zero=False)
-    t_out = _numeric(temp_out, "temp_out")
+    t_out = as_numeric(temp_out, "temp_out")
     pressure = vapour_pressure(temp_air, relative_humidity, coeff)
-    _broadcastable(vapour_pressure=pressure, temp_out=t_out, temperature_factor=factor)
+    check_broadcastable(vapour_pressure=pressure, temp_out=t_out, temperature_factor=factor)
     surface = _temperature_at_saturation(pressure * (100.0 / limit), coeff)
     return t_out + (surface - t_out) / factor
 
@@ -787,7 +765,7 @@ def vapour_pressure_excess(
     coeff = _magnus(coefficients)
     inside = vapour_pressure(temp_in, relative_humidity_in, coeff)
     outside = vapour_pressure(temp_out, relative_humidity_out, coeff)
-    _broadcastable(inside=inside, outside=outside)
+    check_broadcastable(inside=inside, outside=outside)
     return inside - outside
 
 
@@ -867,8 +845,10 @@ def humidity_class_limit(
     """
     limits = _check_class_limits(excess_at_0c, zero_excess_temperature)
     if isinstance(humidity_class, bool) or humidity_class not in range(1, len(limits) + 1):
-        raise ValueError(f"humidity_class must be a whole number from 1 to {len(limits)}, got {humidity_class!r}")
-    t_out = _numeric(temp_out, "temp_out")
+        raise ValueError(
+            f"humidity_class must be a whole number from 1 to {len(limits)}, got {humidity_class!r}"
+        )
+    t_out = as_numeric(temp_out, "temp_out")
     factor = np.maximum(_humidity_class_factor(t_out, float(zero_excess_temperature)), 0.0)
     return limits[int(humidity_class) - 1] * factor
 
@@ -941,8 +921,10 @@ def internal_humidity_class(
     2.0
     """
     limits = _check_class_limits(excess_at_0c, zero_excess_temperature)
-    excess = vapour_pressure_excess(temp_in, relative_humidity_in, temp_out, relative_humidity_out, coefficients)
-    t_out = _numeric(temp_out, "temp_out")
+    excess = vapour_pressure_excess(
+        temp_in, relative_humidity_in, temp_out, relative_humidity_out, coefficients
+    )
+    t_out = as_numeric(temp_out, "temp_out")
     factor = _humidity_class_factor(t_out, float(zero_excess_temperature))
     humidity_class = 1.0
     for limit in limits[:-1]:

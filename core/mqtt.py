@@ -32,6 +32,9 @@ MAX_QUEUED_MESSAGES = 10_000_000
 #: Messages the broker may have in flight to one client before it waits for acknowledgements.
 #: The ingestor acknowledges a whole batch at once, so this must exceed its batch size.
 MAX_INFLIGHT_MESSAGES = 65_535
+#: Largest MQTT packet the broker accepts. Payloads over 64 KiB are refused by the ingestor with a dead letter;
+#: the broker lets them through (up to this) so that the refusal is recorded rather than the sender cut off.
+MAX_PACKET_BYTES = 4 * 1024 * 1024
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 
 
@@ -149,7 +152,7 @@ def mosquitto_config(
         f"max_queued_messages {MAX_QUEUED_MESSAGES}",
         "max_queued_bytes 0",
         f"max_inflight_messages {MAX_INFLIGHT_MESSAGES}",
-        "max_packet_size 1048576",
+        f"max_packet_size {MAX_PACKET_BYTES}",
         f"log_dest {log_dest}",
         "log_type error",
         "log_type warning",

@@ -91,12 +91,26 @@ def take_batch(readings, max_bytes=MAX_PAYLOAD_BYTES):
     return readings[:count]
 
 
-def status_json(status, dropped=None, buffered=None, sensor_errors=None, crc_errors=None,
-                battery_mv=None, interval_s=None, clock_set=None, firmware=None):
+def status_json(
+    status,
+    dropped=None,
+    buffered=None,
+    sensor_errors=None,
+    crc_errors=None,
+    battery_mv=None,
+    interval_s=None,
+    clock_set=None,
+    firmware=None,
+):
     """The device's status message: ``{"status": "online", "dropped": 0, ...}`` (absent fields left out)."""
     parts = ['"status": "%s"' % status]
-    for name, value in (("dropped", dropped), ("buffered", buffered), ("sensor_errors", sensor_errors),
-                        ("crc_errors", crc_errors), ("interval_s", interval_s)):
+    for name, value in (
+        ("dropped", dropped),
+        ("buffered", buffered),
+        ("sensor_errors", sensor_errors),
+        ("crc_errors", crc_errors),
+        ("interval_s", interval_s),
+    ):
         if value is not None:
             parts.append('"%s": %d' % (name, value))
     if battery_mv:

@@ -149,8 +149,9 @@ class SHT3x:
             return temperature_centi_c(raw_t), humidity_centi_pct(raw_rh)
         if isinstance(last, CRCError):
             raise CRCError("%s after %d attempts" % (last.args[0], self.attempts))
-        raise SensorError("no answer from the sensor at 0x%02x after %d attempts (%s)" % (
-            self.address, self.attempts, last))
+        raise SensorError(
+            "no answer from the sensor at 0x%02x after %d attempts (%s)" % (self.address, self.attempts, last)
+        )
 
     def soft_reset(self):
         """Reset the sensor (it needs about 1.5 ms before the next command)."""

@@ -123,7 +123,7 @@ def test_bad_payloads_land_in_dead_letters_and_good_ones_around_them_are_stored(
     estate = simulator.build_estate(seed=3, homes=1)
     sim = simulator.simulate(estate, start=START, days=0.1, interval_minutes=10, faults=False)
     register_estate(sim, database, tmp_path)
-    device = sorted(sim.estate.devices)[0]
+    device = sorted(d[0] for d in sim.estate.devices)[0]
     topic = f"dampwatch/{device}/up"
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     messages, good_times = [], []
@@ -242,7 +242,7 @@ def test_untimed_reading_is_stored_with_ingest_time_and_flag(broker, settings, s
     estate = simulator.build_estate(seed=5, homes=1)
     sim = simulator.simulate(estate, start=START, days=0.01, interval_minutes=10, faults=False)
     register_estate(sim, database, tmp_path)
-    device = sorted(sim.estate.devices)[0]
+    device = sorted(d[0] for d in sim.estate.devices)[0]
     before = dt.datetime.now(dt.UTC).replace(microsecond=0)
     with running_ingestor(settings, store, database, broker.url) as ingestor:
         payload = json.dumps({"temperature_c": 17.5, "humidity_pct": 66.0}).encode()

@@ -1,0 +1,201 @@
+"""The device's life: wake on the timer, measure, publish or buffer, deep sleep.
+
+Every wake starts from nothing, as after a reset: what carries over lives in
+RTC memory (``state.RtcState``) and on flash (the seq reservation and the ring
+buffer in ``data_dir``). ``run_cycle`` does one wake and returns how long to
+sleep; ``main`` is what ``/main.py`` calls on the device.
+
+A wake, in order:
+
+1. If a network attempt is due (the reconnect backoff has run out) and the
+   clock was never set, join Wi-Fi and set the clock from NTP first, so the
+   reading can carry a time.
+2. Measure (SHT3x, retried on a bad CRC) and the battery. A failed
+   measurement is counted and nothing is published for this wake. A reading
+   gets the next ``seq`` and a ``ts`` only if the clock was set from NTP since
+   the RTC last lost power; otherwise ``ts`` is left out.
+3. If the attempt is due: join Wi-Fi (and re-sync NTP once a day), connect with
+   the last will set, publish the online status (retained, with the buffer's
+   dropped counter), upload the backlog oldest first as ``{"readings": [...]}``
+   batches (each removed from flash only after its PUBACK), then publish the
+   reading. If there was a backlog the reading joins its end, so the broker
+   always receives readings in the order they were taken.
+4. If the network or broker failed, the reading goes to the ring buffer and
+   the next attempt waits out a capped, jittered exponential backoff.
+5. Wi-Fi off; sleep for the rest of ``interval_s``.
+
+The board object is the device's only way to the hardware; see
+``board_esp32.Esp32Board`` for the list of what it provides.
+"""
+
+from firmware_stub import backoff, config, uplink
+from firmware_stub.payload import Reading, batch_json, iso_utc, status_json, take_batch
+from firmware_stub.persist import ensure_dir
+from firmware_stub.ringbuf import RingBuffer
+from firmware_stub.sht3x import SensorError, SHT3x
+from firmware_stub.state import RtcState, SeqCounter
+
+FIRMWARE_VERSION = "0.1.0"
+#: A clock that reads earlier than this was never set (an ESP32 RTC starts at 2000-01-01).
+EARLIEST_VALID_YEAR = 2025
+#: Shortest deep sleep, whatever the wake cost.
+MIN_SLEEP_MS = 1000
+
+
+def clock_valid(board, state):
+    """True when the device clock was set from NTP since the RTC last lost power."""
+    if not state.last_sync:
+        return False
+    return board.gmtime(board.time())[0] >= EARLIEST_VALID_YEAR
+
+
+def timestamp(board, state):
+    """The current time as ISO 8601 UTC, or None when the clock cannot be trusted (never invent a time)."""
+    if not clock_valid(board, state):
+        return None
+    return iso_utc(board.gmtime(board.time()))
+
+
+def _sync_clock(board, cfg, state):
+    """Set the clock from NTP when it was never set or the last sync is older than ``ntp_resync_s``."""
+    if clock_valid(board, state) and board.time() - state.last_sync < cfg.ntp_resync_s:
+        return
+    if board.sync_time(cfg.ntp_host):
+        state.last_sync = board.time()
+    else:
+        board.log("NTP sync with %s failed" % cfg.ntp_host)
+
+
+def _go_online(board, cfg, state):
+    """Join Wi-Fi and keep the clock set; False when Wi-Fi is not there."""
+    if not board.wifi_connect(cfg.wifi_ssid, cfg.wifi_password, cfg.wifi_timeout_s):
+        board.log("Wi-Fi %s not joined" % cfg.wifi_ssid)
+        return False
+    _sync_clock(board, cfg, state)
+    return True
+
+
+def _measure(board, cfg, state, seq):
+    """A Reading, or None when the sensor failed (the failure is counted, nothing is invented)."""
+    sensor = SHT3x(board.i2c, cfg.sht3x_address, board.sleep_ms)
+    try:
+        temperature, humidity = sensor.measure()
+    except SensorError as exc:
+        state.sensor_errors += 1
+        state.crc_errors += sensor.crc_errors
+        board.log("measurement failed: %s" % exc)
+        return None
+    state.crc_errors += sensor.crc_errors
+    ts = timestamp(board, state)
+    return Reading(seq.take(), ts, temperature, humidity, board.battery_mv())
+
+
+def _status(board, cfg, state, buf, status):
+    return status_json(
+        status,
+        dropped=buf.dropped,
+        buffered=len(buf),
+        sensor_errors=state.sensor_errors,
+        crc_errors=state.crc_errors,
+        battery_mv=board.battery_mv(),
+        interval_s=cfg.interval_s,
+        clock_set=clock_valid(board, state),
+        firmware=FIRMWARE_VERSION,
+    )
+
+
+def _upload(board, cfg, state, buf, reading):
+    """One MQTT session: status, backlog, reading. True when everything was acknowledged.
+
+    On failure the connection is dropped without DISCONNECT (the broker then
+    publishes the last will) and an unsent reading goes to the buffer.
+    """
+    if reading is not None and len(buf):
+        buf.append(reading)
+        reading = None
+    # Bytes, not str: umqtt.simple sizes packets with len(), which counts characters in a str.
+    up_topic = cfg.up_topic.encode()
+    client = None
+    try:
+        client = uplink.new_client(board, cfg)
+        client.connect(clean_session=True)
+        status = _status(board, cfg, state, buf, "online")
+        client.publish(cfg.status_topic.encode(), status.encode(), True, 1)
+        while len(buf):
+            batch = take_batch(buf.peek(cfg.batch_max_readings))
+            client.publish(up_topic, batch_json(batch).encode(), False, 1)
+            buf.remove_through(batch[-1].seq)
+        if reading is not None:
+            client.publish(up_topic, reading.to_json().encode(), False, 1)
+            reading = None
+    except board.network_errors as exc:
+        board.log("MQTT session with %s:%d failed: %r" % (cfg.broker_host, cfg.port, exc))
+        if client is not None:
+            uplink.abandon(client)
+        if reading is not None:
+            buf.append(reading)
+        return False
+    try:
+        client.disconnect()
+    except board.network_errors as exc:
+        board.log("MQTT disconnect failed after delivery: %r" % (exc,))
+    return True
+
+
+def run_cycle(board, cfg):
+    """One wake of the device; returns the milliseconds to deep-sleep before the next."""
+    started_ms = board.ticks_ms()
+    ensure_dir(cfg.data_dir)
+    state = RtcState(board)
+    buf = RingBuffer(cfg.data_dir, cfg.buffer_capacity)
+    seq = SeqCounter(state, cfg.data_dir + "/seq.dat")
+    seq.raise_to(buf.highest_seq() + 1)  # in case the seq file was lost but the buffer was not
+
+    attempt = state.retry_wait_s == 0
+    online = None
+    if attempt and not clock_valid(board, state):
+        online = _go_online(board, cfg, state)
+    reading = _measure(board, cfg, state, seq)
+    if attempt and online is None:
+        online = _go_online(board, cfg, state)
+
+    if attempt and online:
+        delivered = _upload(board, cfg, state, buf, reading)
+    else:
+        delivered = False
+        if reading is not None:
+            buf.append(reading)
+
+    if attempt:
+        if delivered:
+            state.failures = 0
+            state.retry_wait_s = 0
+        else:
+            state.retry_wait_s = backoff.delay_s(state.failures, cfg.backoff_base_s, cfg.backoff_cap_s)
+            state.failures += 1
+    board.wifi_off()
+
+    awake_ms = board.ticks_diff(board.ticks_ms(), started_ms)
+    sleep_ms = max(MIN_SLEEP_MS, cfg.interval_s * 1000 - awake_ms)
+    state.retry_wait_s = max(0, state.retry_wait_s - (awake_ms + sleep_ms) // 1000)
+    state.save()
+    return sleep_ms
+
+
+def main(board=None, config_path=config.DEFAULT_PATH):
+    """Run one wake and go to deep sleep (on the ESP32, the next wake starts again at /main.py)."""
+    try:
+        cfg = config.load(config_path)
+    except config.ConfigError as exc:
+        print("dampwatch: %s" % exc)
+        raise
+    if board is None:
+        from firmware_stub.board_esp32 import Esp32Board
+
+        board = Esp32Board(cfg)
+    try:
+        sleep_ms = run_cycle(board, cfg)
+    except Exception as exc:  # a bug must not keep the radio on until the battery is flat
+        board.log("wake failed: %r" % (exc,))
+        sleep_ms = cfg.interval_s * 1000
+    board.deep_sleep(sleep_ms)
