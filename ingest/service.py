@@ -1,13 +1,15 @@
 """The ingestor process: subscribe, parse, batch, store, then acknowledge.
 
-Two threads. paho's network thread receives each message, parses it (pure,
-:func:`ingest.parse.parse`) and queues it. The writer thread (the one that
-calls :meth:`Ingestor.run`) collects a batch, flushed on size or age, and
-makes it durable: readings into the readings store, dead letters and device
-health into the app database. Only then does it acknowledge the batch's QoS 1
-messages to the broker (paho's manual acknowledgement), so an ingestor killed
-at any point loses nothing: the broker redelivers whatever was not
-acknowledged, and the store keeps one reading per ``(device_id, ts)``.
+One thread does everything, so nothing waits on a lock or hands work across
+the GIL: it runs paho's network loop, parses each message as it arrives (pure,
+:func:`ingest.parse.parse`) and adds it to the batch; when the batch is full
+or old enough it makes it durable (readings into the readings store, dead
+letters and device health into the app database) and only then acknowledges
+the batch's QoS 1 messages to the broker (paho's manual acknowledgement). An
+ingestor killed at any point therefore loses nothing: the broker redelivers
+whatever was not acknowledged, and the store keeps one reading per
+``(device_id, ts)``. While a batch is written the socket is not read; the
+broker and the kernel buffer the stream meanwhile.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import queue
+import random
 import signal
 import threading
 import time
@@ -25,9 +27,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.db import Database
-from core.errors import DampWatchError, StoreError
+from core.errors import DampWatchError
 from core.model import DeadLetter, Device, DeviceHealth
 from core.mqtt import BrokerAddress, new_client
 from core.readings import FLAG_UNTIMED, Reading, ReadingsStore
@@ -41,8 +44,6 @@ logger = logging.getLogger(__name__)
 RETRY_DELAYS_S = (0.5, 1, 2, 5, 10, 30)
 RECONNECT_MIN_DELAY_S = 1
 RECONNECT_MAX_DELAY_S = 30
-#: After an unknown device id, re-read the device list at most this often.
-UNKNOWN_DEVICE_REFRESH_S = 2.0
 
 
 class IngestError(DampWatchError):
@@ -92,13 +93,14 @@ class Ingestor:
         self.address = BrokerAddress.from_url(broker_url or settings.broker_url)
         self.metrics = metrics or IngestMetrics()
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
-        self._queue: queue.Queue[_Message] = queue.Queue()
+        self._batch: list[_Message] = []
+        self._batch_readings = 0
+        self._batch_started = 0.0
         self._stop = threading.Event()
         self._connected = threading.Event()
         self._fatal: str | None = None
         self._known_devices: frozenset[str] = frozenset()
-        self._known_loaded_at = 0.0
-        self._unknown_refresh_at = 0.0
+        self._known_loaded_at = -1e9
         self.protocol = mqtt.MQTTv5 if settings.mqtt_protocol == "5" else mqtt.MQTTv311
         self.receive_maximum = min(65535, max(1000, 5 * settings.ingest_batch_size))
         self.client = self._make_client()
@@ -160,57 +162,98 @@ class Ingestor:
         )
         self.metrics.received.inc()
         self.metrics.pending.inc()
-        self._queue.put(
-            _Message(
-                mid=message.mid,
-                qos=message.qos,
-                topic=message.topic,
-                payload=payload,
-                result=result,
-                received_at=received_at,
-            )
-        )
+        if not self._batch:
+            self._batch_started = time.monotonic()
+        self._batch.append(_Message(message.mid, message.qos, message.topic, payload, result, received_at))
+        self._batch_readings += len(result.readings)
+        if len(self._batch) >= self.settings.ingest_batch_size or self._batch_readings >= self.settings.ingest_batch_size:
+            self._flush_batch(acknowledge=True)
 
-    # -- the writer (the thread that calls run) ---------------------------------------
+    # -- the loop (the thread that calls run) -------------------------------------------
 
-    def connect(self) -> None:
-        """Connect (asynchronously: paho retries with capped backoff until the broker answers)."""
-        properties = None
-        clean_start: bool | int = mqtt.MQTT_CLEAN_START_FIRST_ONLY
-        if self.protocol == mqtt.MQTTv5:
-            properties = Properties(PacketTypes.CONNECT)
-            properties.SessionExpiryInterval = self.settings.mqtt_session_expiry_s
-            properties.ReceiveMaximum = self.receive_maximum
-            clean_start = False
-        else:
-            clean_start = mqtt.MQTT_CLEAN_START_FIRST_ONLY  # ignored for 3.1.1; clean_session=False applies
-        logger.info("connecting to %s as %r", self.address.url, self.settings.mqtt_client_id)
-        self.client.connect_async(
-            self.address.host, self.address.port, keepalive=30, clean_start=clean_start, properties=properties
-        )
-        self.client.loop_start()
+    def _connect_properties(self) -> tuple[bool | int, Properties | None]:
+        if self.protocol != mqtt.MQTTv5:
+            return mqtt.MQTT_CLEAN_START_FIRST_ONLY, None  # 3.1.1: clean_session=False applies
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = self.settings.mqtt_session_expiry_s
+        properties.ReceiveMaximum = self.receive_maximum
+        return False, properties
 
     def wait_connected(self, timeout_s: float = 10.0) -> bool:
         """Block until connected and subscribed (or ``timeout_s`` passes)."""
         return self._connected.wait(timeout_s)
 
     def stop(self) -> None:
-        """Ask :meth:`run` to flush what it holds and return."""
+        """Ask :meth:`run` to flush what it holds, acknowledge it and return."""
         self._stop.set()
 
     def run(self, *, handle_signals: bool = False) -> None:
         """Ingest until stopped; flushes and acknowledges everything received before returning."""
         if handle_signals:
             self._install_signal_handlers()
-        self.connect()
+        clean_start, properties = self._connect_properties()
+        logger.info("connecting to %s as %r", self.address.url, self.settings.mqtt_client_id)
+        self.client.connect_async(
+            self.address.host, self.address.port, keepalive=30, clean_start=clean_start, properties=properties
+        )
+        delay = RECONNECT_MIN_DELAY_S
+        rc = mqtt.MQTT_ERR_NO_CONN
+        next_log = time.monotonic() + self.settings.log_interval_s
         try:
-            self._write_loop()
+            while not self._stop.is_set():
+                if rc != mqtt.MQTT_ERR_SUCCESS:
+                    if not self._try_connect(delay):
+                        delay = min(delay * 2, RECONNECT_MAX_DELAY_S)
+                        continue
+                    delay = RECONNECT_MIN_DELAY_S
+                rc = self.client.loop(timeout=self._loop_timeout())
+                if rc != mqtt.MQTT_ERR_SUCCESS:
+                    self._on_connection_lost(rc)
+                if self._batch and time.monotonic() - self._batch_started >= self.settings.ingest_flush_interval_s:
+                    self._flush_batch(acknowledge=True)
+                if time.monotonic() >= next_log:
+                    logger.info("ingest counters: %s", self.metrics.log_line())
+                    next_log = time.monotonic() + self.settings.log_interval_s
+            self._shutdown()
         finally:
-            self.client.disconnect()
-            self.client.loop_stop()
             self.metrics.connected.set(0)
         if self._fatal:
             raise IngestError(self._fatal + "; check DAMPWATCH_MQTT_USERNAME and DAMPWATCH_MQTT_PASSWORD")
+
+    def _loop_timeout(self) -> float:
+        if not self._batch:
+            return 0.1
+        left = self._batch_started + self.settings.ingest_flush_interval_s - time.monotonic()
+        return max(0.0, min(0.1, left))
+
+    def _try_connect(self, delay: float) -> bool:
+        """One connection attempt; on failure wait ``delay`` (with jitter) and report False."""
+        try:
+            self.client.reconnect()
+            return True
+        except OSError as exc:
+            logger.warning("cannot reach the broker at %s (%s); retrying in %.0f s", self.address.url, exc, delay)
+            self._stop.wait(delay * random.uniform(0.8, 1.2))
+            return False
+
+    def _on_connection_lost(self, rc: mqtt.MQTTErrorCode) -> None:
+        self._connected.clear()
+        self.metrics.connected.set(0)
+        if self._batch:
+            # The broker will redeliver these (same session); store them now, acknowledge the copies later.
+            self._flush_batch(acknowledge=False)
+        if not self._stop.is_set():
+            logger.warning("lost the connection to %s (%s); reconnecting", self.address.url, mqtt.error_string(rc))
+
+    def _shutdown(self) -> None:
+        """Flush and acknowledge the last batch, then disconnect cleanly (the session stays on the broker)."""
+        if self._batch:
+            self._flush_batch(acknowledge=self._connected.is_set())
+        if self._connected.is_set():
+            self.client.disconnect()
+            deadline = time.monotonic() + 5
+            while self.client.loop(timeout=0.1) == mqtt.MQTT_ERR_SUCCESS and time.monotonic() < deadline:
+                pass
 
     def _install_signal_handlers(self) -> None:
         def handler(signum: int, _frame: object) -> None:
@@ -220,75 +263,28 @@ class Ingestor:
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
 
-    def _write_loop(self) -> None:
-        settings = self.settings
-        batch: list[_Message] = []
-        readings_in_batch = 0
-        batch_started = 0.0
-        next_log = time.monotonic() + settings.log_interval_s
-        while True:
-            timeout = settings.ingest_flush_interval_s
-            if batch:
-                timeout = max(0.0, batch_started + settings.ingest_flush_interval_s - time.monotonic())
-            try:
-                message = self._queue.get(timeout=min(timeout, 0.1) if not batch else timeout)
-            except queue.Empty:
-                message = None
-            if message is not None:
-                if not batch:
-                    batch_started = time.monotonic()
-                batch.append(message)
-                readings_in_batch += len(message.result.readings)
-                # Drain whatever else is already waiting, up to the batch size.
-                while readings_in_batch < settings.ingest_batch_size:
-                    try:
-                        message = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    batch.append(message)
-                    readings_in_batch += len(message.result.readings)
-            due = batch and (
-                readings_in_batch >= settings.ingest_batch_size
-                or len(batch) >= settings.ingest_batch_size
-                or time.monotonic() - batch_started >= settings.ingest_flush_interval_s
-                or self._stop.is_set()
-            )
-            if due:
-                self._flush_with_retry(batch)
-                batch, readings_in_batch = [], 0
-            if time.monotonic() >= next_log:
-                logger.info("ingest counters: %s", self.metrics.log_line())
-                next_log = time.monotonic() + settings.log_interval_s
-            if self._stop.is_set() and not batch and self._queue.empty():
-                return
-
-    def _flush_with_retry(self, batch: list[_Message]) -> None:
+    def _flush_batch(self, *, acknowledge: bool) -> None:
+        batch, self._batch, self._batch_readings = self._batch, [], 0
         attempt = 0
         while True:
             try:
-                self.flush(batch)
+                self.flush(batch, acknowledge=acknowledge)
                 return
-            except (StoreError, DampWatchError, OSError) as exc:
-                self._count_failure(exc, batch, attempt)
-            except Exception as exc:  # a database driver error: keep the batch, retry, never drop it
-                self._count_failure(exc, batch, attempt)
-            if self._stop.is_set() and attempt >= 2:
-                logger.error(
-                    "stopping with %d unacknowledged messages; the broker will redeliver them", len(batch)
+            except (DampWatchError, OSError, SQLAlchemyError) as exc:
+                self.metrics.write_failures.inc()
+                rows = sum(len(m.result.readings) for m in batch)
+                logger.warning(
+                    "writing a batch of %d messages (%d readings) failed (attempt %d), will retry: %s",
+                    len(batch), rows, attempt + 1, exc,
                 )
+            if self._stop.is_set() and attempt >= 2:
+                logger.error("stopping with %d unacknowledged messages; the broker will redeliver them", len(batch))
+                self.metrics.pending.dec(len(batch))
                 return
-            time.sleep(RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)])
+            self._stop.wait(RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)])
             attempt += 1
 
-    def _count_failure(self, exc: BaseException, batch: list[_Message], attempt: int) -> None:
-        self.metrics.write_failures.inc()
-        rows = sum(len(m.result.readings) for m in batch)
-        logger.warning(
-            "writing a batch of %d messages (%d readings) failed (attempt %d), will retry: %s",
-            len(batch), rows, attempt + 1, exc,
-        )
-
-    def flush(self, batch: list[_Message]) -> None:
+    def flush(self, batch: list[_Message], *, acknowledge: bool = True) -> None:
         """Make one batch durable, then acknowledge its messages."""
         started = time.perf_counter()
         known = self._devices_known({r.device_id for m in batch for r in m.result.readings})
@@ -310,9 +306,10 @@ class Ingestor:
                 dead.append((message, _unknown_device(device_id, len(result.readings))))
         write = self.store.write(readings)
         self._record(readings, write.stored_by_device, dead, statuses, batch)
-        for message in batch:
-            if message.qos > 0:
-                self.client.ack(message.mid, message.qos)
+        if acknowledge:
+            for message in batch:
+                if message.qos > 0:
+                    self.client.ack(message.mid, message.qos)
         self.metrics.pending.dec(len(batch))
         self.metrics.stored.inc(write.stored)
         self.metrics.duplicates.inc(write.duplicates)
@@ -382,17 +379,24 @@ class Ingestor:
                         row.status, row.status_at = status.status, at
 
     def _devices_known(self, device_ids: set[str]) -> frozenset[str]:
+        """The registered, active devices among those seen (the full list is cached and refreshed)."""
         now = time.monotonic()
-        stale = now - self._known_loaded_at > self.settings.ingest_known_devices_refresh_s
-        missing = not device_ids <= self._known_devices
-        if stale or (missing and now >= self._unknown_refresh_at):
+        if now - self._known_loaded_at > self.settings.ingest_known_devices_refresh_s:
             with self.database.session() as session:
                 self._known_devices = frozenset(
                     session.scalars(select(Device.device_id).where(Device.active.is_(True)))
                 )
             self._known_loaded_at = now
-            if missing:
-                self._unknown_refresh_at = now + UNKNOWN_DEVICE_REFRESH_S
+        missing = device_ids - self._known_devices
+        if missing:  # registered since the last refresh? One small query per batch, never a stale refusal.
+            with self.database.session() as session:
+                found = set(
+                    session.scalars(
+                        select(Device.device_id).where(Device.device_id.in_(missing), Device.active.is_(True))
+                    )
+                )
+            if found:
+                self._known_devices = self._known_devices | found
         return self._known_devices
 
 
