@@ -13,9 +13,11 @@ import datetime as dt
 import re
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -262,14 +264,19 @@ class DeviceHealth(Base):
     battery_v: Mapped[float | None] = mapped_column(Float)
     first_seq: Mapped[int | None] = mapped_column(BigInteger)
     last_seq: Mapped[int | None] = mapped_column(BigInteger)
-    # Readings missing by sequence number: (last_seq - first_seq + 1) - readings stored, never below 0.
-    seq_gaps: Mapped[int] = mapped_column(Integer, default=0)
     readings: Mapped[int] = mapped_column(Integer, default=0)  # readings stored (duplicates excluded)
     untimed: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str | None] = mapped_column(String(20))  # from the device's status topic (online/offline)
     status_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     device: Mapped[Device] = relationship(back_populates="health")
+
+    @property
+    def seq_gaps(self) -> int:
+        """Readings missing by sequence number: the span of seq seen less the readings stored."""
+        if self.first_seq is None or self.last_seq is None:
+            return 0
+        return max(0, (self.last_seq - self.first_seq + 1) - (self.readings or 0))
 
 
 class DeadLetter(Base):
@@ -304,3 +311,158 @@ class BrokerAccount(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (CheckConstraint("kind IN ('device', 'service')", name="kind_known"),)
+
+
+# -- analytics: scoring state, risk history, weather (issue 3) ------------------------------------------
+
+RISK_BANDS = ("low", "medium", "high", "critical", "insufficient data")
+
+
+class RoomMouldState(Base):
+    """Where scoring of a room stopped: the hour processed up to and the mould index at its cold spot.
+
+    The next ``dampwatch score`` carries on from here; ``temperature_factor`` is the one the index was
+    computed with (a different factor needs ``--full``).
+    """
+
+    __tablename__ = "room_mould_state"
+
+    room_id: Mapped[int] = mapped_column(ForeignKey("room.id", ondelete="CASCADE"), primary_key=True)
+    processed_until: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # end (exclusive) of the last hour
+    mould_index: Mapped[float] = mapped_column(Float)
+    dry_spell_hours: Mapped[int] = mapped_column(Integer)
+    temperature_factor: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class RoomDay(Base):
+    """One UTC day of a room's hourly conditions, summarised: the unit incremental scoring adds up.
+
+    Counts are hours with data; ``sum_*`` are sums over those hours (divide by ``hours_data`` for means);
+    the mould index state at the day's start lets a later run restart from that day. See
+    ``analytics.features.DAY_FIELDS``.
+    """
+
+    __tablename__ = "room_day"
+
+    room_id: Mapped[int] = mapped_column(ForeignKey("room.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    mould_index_start: Mapped[float] = mapped_column(Float)
+    dry_spell_hours_start: Mapped[int] = mapped_column(Integer)
+    mould_index_end: Mapped[float] = mapped_column(Float)
+    mould_index_max: Mapped[float] = mapped_column(Float)
+    hours_data: Mapped[int] = mapped_column(Integer)
+    hours_outdoor_measured: Mapped[int] = mapped_column(Integer)
+    hours_surface_rh_over_80: Mapped[int] = mapped_column(Integer)
+    hours_rh_over_70: Mapped[int] = mapped_column(Integer)
+    hours_below_16: Mapped[int] = mapped_column(Integer)
+    hours_below_18: Mapped[int] = mapped_column(Integer)
+    sum_temperature_c: Mapped[float] = mapped_column(Float)
+    sum_humidity_pct: Mapped[float] = mapped_column(Float)
+    sum_surface_temperature_c: Mapped[float] = mapped_column(Float)
+    sum_surface_rh_pct: Mapped[float] = mapped_column(Float)
+    sum_outdoor_temperature_c: Mapped[float] = mapped_column(Float)
+    sum_outdoor_humidity_pct: Mapped[float] = mapped_column(Float)
+    sum_vapour_pressure_excess_pa: Mapped[float] = mapped_column(Float)
+    min_vapour_pressure_excess_pa: Mapped[float | None] = mapped_column(Float)
+    last_data_hour: Mapped[int | None] = mapped_column(Integer)
+    ventilation_events: Mapped[int] = mapped_column(Integer)
+    ventilation_remaining_sum: Mapped[float] = mapped_column(Float)
+
+
+class ScoringRun(Base):
+    """One run of ``dampwatch score``: when, how (full or incremental), up to which hour, with which model."""
+
+    __tablename__ = "scoring_run"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    mode: Mapped[str] = mapped_column(String(12))  # "full" or "incremental"
+    scored_until: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)  # end (exclusive) of the last hour
+    model_name: Mapped[str] = mapped_column(String(80))
+    model_version: Mapped[str] = mapped_column(String(40))
+    properties: Mapped[int] = mapped_column(Integer, default=0)
+    rooms: Mapped[int] = mapped_column(Integer, default=0)
+    room_hours: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    __table_args__ = (CheckConstraint("mode IN ('full', 'incremental')", name="mode_known"),)
+
+
+class PropertyRisk(Base):
+    """A property's damp and mould risk as one scoring run found it; kept as history (before and after works)."""
+
+    __tablename__ = "property_risk"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("scoring_run.id", ondelete="CASCADE"), index=True)
+    uprn: Mapped[str] = mapped_column(ForeignKey("property.uprn", ondelete="CASCADE"), index=True)
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    score: Mapped[float | None] = mapped_column(Float)
+    physics_score: Mapped[float | None] = mapped_column(Float)
+    band: Mapped[str] = mapped_column(String(20))
+    driver_room_id: Mapped[int | None] = mapped_column(ForeignKey("room.id", ondelete="SET NULL"))
+    driver_room: Mapped[str | None] = mapped_column(String(80))
+    cause: Mapped[str | None] = mapped_column(String(30))
+    cold_home: Mapped[bool] = mapped_column(Boolean, default=False)
+    mean_temperature_c: Mapped[float | None] = mapped_column(Float)
+    data_coverage: Mapped[float] = mapped_column(Float)
+    outdoor_source: Mapped[str] = mapped_column(String(20))
+    reasons: Mapped[list] = mapped_column(JSON)
+    what_would_help: Mapped[list] = mapped_column(JSON)
+    model_name: Mapped[str] = mapped_column(String(80))
+    model_version: Mapped[str] = mapped_column(String(40))
+
+    __table_args__ = (
+        UniqueConstraint("run_id", "uprn", name="uq_property_risk_run_uprn"),
+        CheckConstraint("band IN (" + ", ".join(f"'{b}'" for b in RISK_BANDS) + ")", name="band_known"),
+    )
+
+
+class RoomRisk(Base):
+    """A room's risk and the features behind it, as one scoring run found them; kept as history."""
+
+    __tablename__ = "room_risk"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("scoring_run.id", ondelete="CASCADE"), index=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("room.id", ondelete="CASCADE"), index=True)
+    uprn: Mapped[str] = mapped_column(String(12), index=True)
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    score: Mapped[float | None] = mapped_column(Float)
+    band: Mapped[str] = mapped_column(String(20))
+    data_coverage: Mapped[float] = mapped_column(Float)
+    hours_since_data: Mapped[float | None] = mapped_column(Float)
+    mould_index: Mapped[float | None] = mapped_column(Float)
+    mould_index_max: Mapped[float | None] = mapped_column(Float)
+    mould_index_trend: Mapped[float | None] = mapped_column(Float)
+    hours_surface_rh_over_80: Mapped[float | None] = mapped_column(Float)
+    days_surface_rh_over_80: Mapped[float | None] = mapped_column(Float)
+    hours_rh_over_70: Mapped[float | None] = mapped_column(Float)
+    days_rh_over_70: Mapped[float | None] = mapped_column(Float)
+    hours_below_16: Mapped[float | None] = mapped_column(Float)
+    hours_below_18: Mapped[float | None] = mapped_column(Float)
+    mean_temperature_c: Mapped[float | None] = mapped_column(Float)
+    mean_humidity_pct: Mapped[float | None] = mapped_column(Float)
+    mean_surface_rh_pct: Mapped[float | None] = mapped_column(Float)
+    vapour_pressure_excess_pa: Mapped[float | None] = mapped_column(Float)
+    humidity_class: Mapped[float | None] = mapped_column(Float)
+    ventilation_score: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (
+        UniqueConstraint("run_id", "room_id", name="uq_room_risk_run_room"),
+        CheckConstraint("band IN (" + ", ".join(f"'{b}'" for b in RISK_BANDS) + ")", name="band_known"),
+    )
+
+
+class WeatherHour(Base):
+    """Outdoor conditions of an area (a postcode district such as LS6) in one hour, from an imported file."""
+
+    __tablename__ = "weather_hour"
+
+    area: Mapped[str] = mapped_column(String(4), primary_key=True)
+    hour: Mapped[dt.datetime] = mapped_column(UTCDateTime, primary_key=True)  # start of the hour, UTC
+    temperature_c: Mapped[float] = mapped_column(Float)
+    humidity_pct: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str | None] = mapped_column(String(200))
+    imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -160,4 +160,23 @@ def _open_sqlite(url: str) -> ReadingsStore:
     return SQLiteReadingsStore(url)
 
 
-BACKENDS = {"sqlite": _open_sqlite}
+def _open_influx(url: str) -> ReadingsStore:
+    from core.store_influx import InfluxReadingsStore
+
+    return InfluxReadingsStore(url)
+
+
+def _open_victoria(url: str) -> ReadingsStore:
+    from core.store_victoria import VictoriaMetricsReadingsStore
+
+    return VictoriaMetricsReadingsStore(url)
+
+
+# Time-series servers (issue 7): InfluxDB 2.x/Cloud as influxdb2://TOKEN@host:8086/ORG/BUCKET and
+# VictoriaMetrics as victoriametrics://host:8428 (cluster: ?tenant=0&select=vmselect:8481); each also
+# as +http or +https (TLS). The URL formats are documented in core/store_influx.py and core/store_victoria.py.
+BACKENDS = {
+    "sqlite": _open_sqlite,
+    **{f"{name}{transport}": _open_influx for name in ("influxdb", "influxdb2") for transport in ("", "+http", "+https")},
+    **{f"{name}{transport}": _open_victoria for name in ("victoriametrics", "vm") for transport in ("", "+http", "+https")},
+}

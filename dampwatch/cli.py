@@ -548,10 +548,9 @@ def _publish_with_progress(sim, url: str):
     with progress_bar() as bar:
         task = bar.add_task("publishing", total=sim.message_count, rate="")
 
-        def advance(n: int) -> None:
+        def advance(done: int) -> None:  # publish() reports the running total acknowledged
             elapsed = max(time.monotonic() - started, 1e-6)
-            done = bar.tasks[task].completed + n
-            bar.update(task, advance=n, rate=f"{done / elapsed:,.0f} msg/s")
+            bar.update(task, completed=done, rate=f"{done / elapsed:,.0f} msg/s")
 
         stats = simulator.publish(sim.iter_messages(), url, progress=advance, client_id="dampwatch-simulator")
     return stats

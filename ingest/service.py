@@ -26,7 +26,7 @@ from collections.abc import Callable
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from sqlalchemy import select
+from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.db import Database
@@ -325,58 +325,71 @@ class Ingestor:
         statuses: list[tuple[DeviceStatus, dt.datetime]],
         batch: list[_Message],
     ) -> None:
+        """Dead letters and device health for one batch, in one transaction of bulk statements."""
         updates: dict[str, _HealthUpdate] = {}
         for reading in readings:
-            update = updates.get(reading.device_id)
-            if update is None:
-                update = updates[reading.device_id] = _HealthUpdate(reading.ts, reading.battery_v, None, None)
-            if reading.ts >= update.last_seen:
-                update.last_seen = reading.ts
+            change = updates.get(reading.device_id)
+            if change is None:
+                change = updates[reading.device_id] = _HealthUpdate(reading.ts, reading.battery_v, None, None)
+            if reading.ts >= change.last_seen:
+                change.last_seen = reading.ts
                 if reading.battery_v is not None:
-                    update.battery_v = reading.battery_v
+                    change.battery_v = reading.battery_v
             if reading.seq is not None:
-                update.min_seq = reading.seq if update.min_seq is None else min(update.min_seq, reading.seq)
-                update.max_seq = reading.seq if update.max_seq is None else max(update.max_seq, reading.seq)
+                change.min_seq = reading.seq if change.min_seq is None else min(change.min_seq, reading.seq)
+                change.max_seq = reading.seq if change.max_seq is None else max(change.max_seq, reading.seq)
             if reading.flags & FLAG_UNTIMED:
-                update.untimed += 1
-        if not (updates or dead or statuses):
+                change.untimed += 1
+        known_statuses = [(s, at) for s, at in statuses if s.device_id in self._known_devices]
+        if not (updates or dead or known_statuses):
             return
         received_at = batch[-1].received_at
-        with self.database.session() as session:
-            for message, rejection in dead:
-                session.add(
-                    DeadLetter(
-                        received_at=message.received_at,
-                        topic=message.topic[:300],
-                        device_id=rejection.device_id,
-                        reason=rejection.reason,
-                        detail=rejection.detail,
-                        payload_excerpt=excerpt(message.payload),
-                        payload_bytes=len(message.payload),
-                    )
+        with self.database.engine.begin() as conn:
+            if dead:
+                conn.execute(
+                    insert(DeadLetter),
+                    [
+                        {
+                            "received_at": message.received_at,
+                            "topic": message.topic[:300],
+                            "device_id": rejection.device_id,
+                            "reason": rejection.reason,
+                            "detail": rejection.detail,
+                            "payload_excerpt": excerpt(message.payload),
+                            "payload_bytes": len(message.payload),
+                        }
+                        for message, rejection in dead
+                    ],
                 )
-            if updates or statuses:
-                ids = set(updates) | {s.device_id for s, _ in statuses if s.device_id in self._known_devices}
-                health = {
-                    h.device_id: h
-                    for h in session.scalars(select(DeviceHealth).where(DeviceHealth.device_id.in_(ids)))
-                }
-                for device_id, update in updates.items():
-                    row = health.get(device_id)
-                    if row is None:
-                        row = health[device_id] = DeviceHealth(device_id=device_id, seq_gaps=0, readings=0, untimed=0)
-                        session.add(row)
-                    new = (stored_by_device or {}).get(device_id, 0) if stored_by_device is not None else None
-                    _apply_health(row, update, new, received_at)
-                for status, at in statuses:
-                    row = health.get(status.device_id)
-                    if row is None and status.device_id in ids:
-                        row = health[status.device_id] = DeviceHealth(
-                            device_id=status.device_id, seq_gaps=0, readings=0, untimed=0
-                        )
-                        session.add(row)
-                    if row is not None:
-                        row.status, row.status_at = status.status, at
+            ids = set(updates) | {s.device_id for s, _ in known_statuses}
+            if ids:
+                conn.execute(
+                    _insert_ignore(conn.dialect.name, DeviceHealth),
+                    [{"device_id": i, "readings": 0, "untimed": 0} for i in sorted(ids)],
+                )
+            if updates:
+                conn.execute(
+                    _HEALTH_UPDATE,
+                    [
+                        {
+                            "id": device_id,
+                            "seen": u.last_seen,
+                            "battery": u.battery_v,
+                            "received": received_at,
+                            "stored": (stored_by_device or {}).get(device_id, 0),
+                            "untimed_n": u.untimed,
+                            "min_seq": u.min_seq,
+                            "max_seq": u.max_seq,
+                        }
+                        for device_id, u in updates.items()
+                    ],
+                )
+            for status, at in known_statuses:
+                conn.execute(
+                    update(DeviceHealth)
+                    .where(DeviceHealth.device_id == status.device_id)
+                    .values(status=status.status, status_at=at)
+                )
 
     def _devices_known(self, device_ids: set[str]) -> frozenset[str]:
         """The registered, active devices among those seen (the full list is cached and refreshed)."""
@@ -400,6 +413,47 @@ class Ingestor:
         return self._known_devices
 
 
+def _insert_ignore(dialect: str, model: type):
+    """INSERT that skips rows whose primary key exists (SQLite and PostgreSQL spell it alike)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(model).on_conflict_do_nothing()
+
+
+def _health_update():
+    """One UPDATE per device, run as executemany: newest reading wins, counters add, seq span widens."""
+    h = DeviceHealth.__table__.c
+    seen, battery = bindparam("seen", type_=h.last_seen.type), bindparam("battery", type_=h.battery_v.type)
+    newer = (h.last_seen.is_(None)) | (seen >= h.last_seen)
+    min_seq, max_seq = bindparam("min_seq", type_=h.first_seq.type), bindparam("max_seq", type_=h.last_seq.type)
+    return (
+        update(DeviceHealth.__table__)
+        .where(h.device_id == bindparam("id"))
+        .values(
+            last_seen=case((newer, seen), else_=h.last_seen),
+            battery_v=case((newer & battery.is_not(None), battery), else_=h.battery_v),
+            last_received_at=bindparam("received", type_=h.last_received_at.type),
+            readings=h.readings + bindparam("stored"),
+            untimed=h.untimed + bindparam("untimed_n"),
+            first_seq=case(
+                (min_seq.is_(None), h.first_seq),
+                (h.first_seq.is_(None) | (min_seq < h.first_seq), min_seq),
+                else_=h.first_seq,
+            ),
+            last_seq=case(
+                (max_seq.is_(None), h.last_seq),
+                (h.last_seq.is_(None) | (max_seq > h.last_seq), max_seq),
+                else_=h.last_seq,
+            ),
+        )
+    )
+
+
+_HEALTH_UPDATE = _health_update()
+
+
 def _unknown_device(device_id: str, count: int) -> Rejection:
     return Rejection(
         Reason.UNKNOWN_DEVICE,
@@ -407,17 +461,3 @@ def _unknown_device(device_id: str, count: int) -> Rejection:
         "'dampwatch properties import' or 'dampwatch devices provision'",
         device_id,
     )
-
-
-def _apply_health(row: DeviceHealth, update: _HealthUpdate, stored: int | None, received_at: dt.datetime) -> None:
-    if row.last_seen is None or update.last_seen >= row.last_seen:
-        row.last_seen = update.last_seen
-        if update.battery_v is not None:
-            row.battery_v = update.battery_v
-    row.last_received_at = received_at
-    row.readings = (row.readings or 0) + (stored if stored is not None else 0)
-    row.untimed = (row.untimed or 0) + update.untimed
-    if update.min_seq is not None:
-        row.first_seq = update.min_seq if row.first_seq is None else min(row.first_seq, update.min_seq)
-        row.last_seq = update.max_seq if row.last_seq is None else max(row.last_seq, update.max_seq)
-        row.seq_gaps = max(0, (row.last_seq - row.first_seq + 1) - row.readings)

@@ -94,8 +94,12 @@ def small_sim():
     return simulator.simulate(estate, start=START, days=3, interval_minutes=10)
 
 
-def test_every_simulated_reading_is_stored_exactly_once(broker, settings, store, tmp_path, small_sim):
-    """Duplicates and catch-up batches included, the store ends equal to the simulator's expectation."""
+def test_every_simulated_reading_is_stored_exactly_once(broker, settings, store, tmp_path, small_sim, database_url):
+    """Duplicates and catch-up batches included, the store ends equal to the simulator's expectation.
+
+    Runs with the app database (dead letters, device health) on SQLite and on PostgreSQL.
+    """
+    settings = settings.model_copy(update={"database_url": database_url})
     database = Database(settings.database_url)
     register_estate(small_sim, database, tmp_path)
     with running_ingestor(settings, store, database, broker.url) as ingestor:

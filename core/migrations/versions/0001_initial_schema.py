@@ -80,7 +80,6 @@ def upgrade() -> None:
         sa.Column("battery_v", sa.Float(), nullable=True),
         sa.Column("first_seq", sa.BigInteger(), nullable=True),
         sa.Column("last_seq", sa.BigInteger(), nullable=True),
-        sa.Column("seq_gaps", sa.Integer(), nullable=False),
         sa.Column("readings", sa.Integer(), nullable=False),
         sa.Column("untimed", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=True),
