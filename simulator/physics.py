@@ -405,9 +405,10 @@ def uk_climate_temperature(day_of_year, hour_of_day):
     """
     season = np.cos(2.0 * np.pi * (day_of_year - C.UK_COLDEST_DAY_OF_YEAR) / 365.25)
     mean = C.UK_ANNUAL_MEAN_TEMPERATURE_C - C.UK_ANNUAL_AMPLITUDE_K * season
-    daily_amp = C.UK_DAILY_AMPLITUDE_WINTER_K + (C.UK_DAILY_AMPLITUDE_SUMMER_K - C.UK_DAILY_AMPLITUDE_WINTER_K) * (
-        1.0 - season
-    ) / 2.0
+    daily_amp = (
+        C.UK_DAILY_AMPLITUDE_WINTER_K
+        + (C.UK_DAILY_AMPLITUDE_SUMMER_K - C.UK_DAILY_AMPLITUDE_WINTER_K) * (1.0 - season) / 2.0
+    )
     return mean + daily_amp * np.cos(2.0 * np.pi * (hour_of_day - C.UK_DAILY_PEAK_HOUR) / 24.0)
 
 
@@ -431,6 +432,35 @@ def uk_climate_relative_humidity(day_of_year, hour_of_day):
     mean = C.UK_RH_ANNUAL_MEAN_PCT + C.UK_RH_ANNUAL_AMPLITUDE_PCT * season
     daily_amp = 4.0 + 4.0 * (1.0 - season) / 2.0
     return mean - daily_amp * np.cos(2.0 * np.pi * (hour_of_day - C.UK_DAILY_PEAK_HOUR) / 24.0)
+
+
+def solar_gain(day_of_year, hour_of_day):
+    """Warming of a room's free-running temperature by sun through its windows, for an average exposure.
+
+    Parameters
+    ----------
+    day_of_year : numeric
+        Day of the year, 1-366.
+    hour_of_day : numeric
+        Local solar hour, 0-24.
+
+    Returns
+    -------
+    numeric
+        Temperature lift over outdoors from solar gains. [K]
+
+    Notes
+    -----
+    A half-cosine over the daylight hours, peaking at 12:30, whose day length
+    runs from 7.5 h at midwinter to 16.5 h at midsummer (about 53 °N) and whose
+    peak from 1 K to 4 K: enough that an unheated British home sits a few
+    degrees above outdoors on a summer afternoon.
+    """
+    season = np.cos(2.0 * np.pi * (day_of_year - C.UK_COLDEST_DAY_OF_YEAR) / 365.25)
+    peak_k = 2.5 - 1.5 * season
+    day_length_h = 12.0 - 4.5 * season
+    x = (hour_of_day - 12.5) / (day_length_h / 2.0)
+    return np.where(np.abs(x) < 1.0, peak_k * np.cos(np.pi / 2.0 * np.clip(x, -1.0, 1.0)), 0.0)
 
 
 def ar1_noise(rng: np.random.Generator, n_series: int, n_steps: int, sd: float, rho: float) -> np.ndarray:
