@@ -51,8 +51,8 @@ def messages(n: int):
         yield f"{TOPIC_PREFIX}/{device}/up", json.dumps(payload).encode()
 
 
-def peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+def peak_rss_mb(pid: int | str = "self") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
@@ -135,10 +135,12 @@ def dampwatch_ingestor(url: str, n: int, workdir: str, register_only: bool, resu
     while stored.get() < n and time.monotonic() < deadline:
         time.sleep(0.005)
     t1 = time.perf_counter()
+    backend = ingestor._backend
+    worker_rss = peak_rss_mb(backend._process.pid) if hasattr(backend, "_process") else 0.0
     ingestor.stop()
     thread.join(60)
-    result.put({"count": int(stored.get()), "seconds": t1 - t_connected, "rss_mb": peak_rss_mb(),
-                "stored_in_db": store.count()})
+    result.put({"count": int(stored.get()), "seconds": t1 - t_connected, "rss_mb": peak_rss_mb() + worker_rss,
+                "main_rss_mb": peak_rss_mb(), "worker_rss_mb": worker_rss, "stored_in_db": store.count()})
 
 
 def run_consumer(target, args: tuple) -> dict | None:
@@ -182,10 +184,11 @@ def main() -> int:
           f"({bare['count']} in {bare['seconds']:.2f} s; peak RSS {bare['rss_mb']:.0f} MB)")
     ours = measure("ingestor", dampwatch_ingestor, n, lambda tmp: (tmp,))
     print(f"  dampwatch ingestor -> SQLite:       {ours['rate']:>9,.0f} readings/s  "
-          f"({ours['count']} stored in {ours['seconds']:.2f} s; peak RSS {ours['rss_mb']:.0f} MB)")
+          f"({ours['count']} stored in {ours['seconds']:.2f} s; peak RSS {ours['main_rss_mb']:.0f} MB ingestor "
+          f"+ {ours['worker_rss_mb']:.0f} MB worker)")
     ratio = ours["rate"] / bare["rate"]
     print(f"  ratio ingestor / bare:              {ratio:9.2f}   (target >= 0.80)")
-    print(f"  ingestor peak RSS:                  {ours['rss_mb']:9.0f} MB (target < 150 MB)")
+    print(f"  ingestor peak RSS, both processes:  {ours['rss_mb']:9.0f} MB (target < 150 MB)")
     print(f"  publisher rate (for reference):     {bare['publish_rate']:>9,.0f} msg/s")
     ok = ratio >= 0.8 and ours["rss_mb"] < 150 and ours["stored_in_db"] == n
     print("  result:", "targets met" if ok else "TARGET MISSED")

@@ -60,7 +60,10 @@ class Settings(BaseSettings):
     mqtt_session_expiry_s: int = Field(
         7 * 24 * 3600, ge=0, description="How long the broker keeps the ingestor's session while it is away (v5)."
     )
-    ingest_batch_size: int = Field(2000, ge=1, le=60000, description="Readings per write batch.")
+    ingest_batch_size: int = Field(2000, ge=1, le=60000, description="Messages per write batch.")
+    ingest_workers: int = Field(
+        1, ge=0, le=1, description="1: parse and write in a worker process (uses a second core); 0: in the ingestor."
+    )
     ingest_flush_interval_s: float = Field(0.25, gt=0, description="Longest a reading waits before its batch is written.")
     ingest_max_future_s: int = Field(600, ge=0, description="Readings further than this in the future are rejected.")
     ingest_known_devices_refresh_s: float = Field(

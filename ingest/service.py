@@ -1,21 +1,21 @@
-"""The ingestor process: subscribe, parse, batch, store, then acknowledge.
+"""The ingestor process: subscribe, batch, make durable, then acknowledge.
 
-One thread does everything, so nothing waits on a lock or hands work across
-the GIL: it runs paho's network loop, parses each message as it arrives (pure,
-:func:`ingest.parse.parse`) and adds it to the batch; when the batch is full
-or old enough it makes it durable (readings into the readings store, dead
-letters and device health into the app database) and only then acknowledges
-the batch's QoS 1 messages to the broker (paho's manual acknowledgement). An
-ingestor killed at any point therefore loses nothing: the broker redelivers
+The ingestor's thread runs paho's network loop and does as little as possible
+per message: it keeps the raw message and its packet id. Full or old batches go
+to the ingest worker (:mod:`ingest.worker`), a separate process that parses,
+validates and stores them (readings into the readings store; dead letters and
+device health into the app database) on the other core. Only when the worker
+says a batch is durable does the ingestor acknowledge that batch's QoS 1
+messages to the broker (paho's manual acknowledgement), in order. An ingestor
+or worker killed at any point therefore loses nothing: the broker redelivers
 whatever was not acknowledged, and the store keeps one reading per
-``(device_id, ts)``. While a batch is written the socket is not read; the
-broker and the kernel buffer the stream meanwhile.
+``(device_id, ts)``.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
-import datetime as dt
 import logging
 import random
 import signal
@@ -26,24 +26,22 @@ from collections.abc import Callable
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from sqlalchemy import bindparam, case, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
 
 from core.db import Database
 from core.errors import DampWatchError
-from core.model import DeadLetter, Device, DeviceHealth
 from core.mqtt import BrokerAddress, new_client
-from core.readings import FLAG_UNTIMED, Reading, ReadingsStore
+from core.readings import ReadingsStore
 from core.settings import Settings
 from ingest.metrics import IngestMetrics
-from ingest.parse import DeviceStatus, ParseResult, Reason, Rejection, excerpt, parse
+from ingest.worker import InlineBackend, ProcessBackend
+from ingest.writer import BatchResult, BatchWriter, RawMessage
 
 logger = logging.getLogger(__name__)
 
-#: How long the writer waits before retrying a batch the store refused.
-RETRY_DELAYS_S = (0.5, 1, 2, 5, 10, 30)
 RECONNECT_MIN_DELAY_S = 1
 RECONNECT_MAX_DELAY_S = 30
+#: How long a stopping ingestor waits for its last batches to be written.
+SHUTDOWN_WAIT_S = 60.0
 
 
 class IngestError(DampWatchError):
@@ -51,61 +49,54 @@ class IngestError(DampWatchError):
 
 
 @dataclasses.dataclass(slots=True)
-class _Message:
-    mid: int
-    qos: int
-    topic: str
-    payload: bytes
-    result: ParseResult
-    received_at: dt.datetime
-
-
-@dataclasses.dataclass
-class _HealthUpdate:
-    last_seen: dt.datetime
-    battery_v: float | None
-    min_seq: int | None
-    max_seq: int | None
-    untimed: int = 0
+class _InFlight:
+    batch_id: int
+    generation: int  # the connection the messages came on: acks are valid only on that one
+    acks: list[tuple[int, int]]  # (mid, qos)
+    size: int
 
 
 class Ingestor:
     """Subscribes to the device topics and stores what arrives.
 
     ``run()`` blocks until :meth:`stop` is called (or SIGTERM/SIGINT when
-    ``handle_signals``), then flushes and acknowledges what it holds and
-    disconnects, keeping its session on the broker.
+    ``handle_signals``), then writes and acknowledges what it holds and
+    disconnects, keeping its session on the broker. ``store`` and ``database``
+    are used in inline mode (``ingest_workers=0``); the worker process opens
+    its own from the settings' URLs.
     """
 
     def __init__(
         self,
         settings: Settings,
-        store: ReadingsStore,
-        database: Database,
+        store: ReadingsStore | None = None,
+        database: Database | None = None,
         *,
         broker_url: str | None = None,
         metrics: IngestMetrics | None = None,
-        clock: Callable[[], dt.datetime] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.store = store
         self.database = database
         self.address = BrokerAddress.from_url(broker_url or settings.broker_url)
         self.metrics = metrics or IngestMetrics()
-        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
-        self._batch: list[_Message] = []
-        self._batch_readings = 0
+        self._clock = clock
+        self._batch: list[RawMessage] = []
+        self._acks: list[tuple[int, int]] = []
         self._batch_started = 0.0
+        self._batch_id = 0
+        self._generation = 0
+        self._in_flight: collections.deque[_InFlight] = collections.deque()
+        self._backend: ProcessBackend | InlineBackend | None = None
         self._stop = threading.Event()
         self._connected = threading.Event()
         self._fatal: str | None = None
-        self._known_devices: frozenset[str] = frozenset()
-        self._known_loaded_at = -1e9
         self.protocol = mqtt.MQTTv5 if settings.mqtt_protocol == "5" else mqtt.MQTTv311
         self.receive_maximum = min(65535, max(1000, 5 * settings.ingest_batch_size))
         self.client = self._make_client()
 
-    # -- MQTT side (paho's network thread) ---------------------------------------------
+    # -- MQTT callbacks (run inside client.loop, in the ingestor's thread) --------------------
 
     def _make_client(self) -> mqtt.Client:
         settings = self.settings
@@ -120,9 +111,7 @@ class Ingestor:
         )
         if self.address.tls and settings.mqtt_tls_ca_file is None:
             client.tls_set()  # verify against the system's certificate store
-        client.reconnect_delay_set(RECONNECT_MIN_DELAY_S, RECONNECT_MAX_DELAY_S)
         client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         return client
 
@@ -144,53 +133,29 @@ class Ingestor:
         self._connected.set()
         self.metrics.connected.set(1)
 
-    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
-        self._connected.clear()
-        self.metrics.connected.set(0)
-        if not self._stop.is_set():
-            logger.warning("disconnected from %s (%s); reconnecting", self.address.url, reason_code)
-
     def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
-        received_at = self._clock()
-        payload = message.payload
-        result = parse(
-            message.topic,
-            payload,
-            received_at=received_at,
-            prefix=self.settings.mqtt_topic_prefix,
-            max_future_s=self.settings.ingest_max_future_s,
-        )
-        self.metrics.received.inc()
-        self.metrics.pending.inc()
         if not self._batch:
             self._batch_started = time.monotonic()
-        self._batch.append(_Message(message.mid, message.qos, message.topic, payload, result, received_at))
-        self._batch_readings += len(result.readings)
-        if len(self._batch) >= self.settings.ingest_batch_size or self._batch_readings >= self.settings.ingest_batch_size:
-            self._flush_batch(acknowledge=True)
+        self._batch.append(RawMessage(message.topic, message.payload, self._clock()))
+        self._acks.append((message.mid, message.qos))
+        if len(self._batch) >= self.settings.ingest_batch_size:
+            self._dispatch()
 
-    # -- the loop (the thread that calls run) -------------------------------------------
-
-    def _connect_properties(self) -> tuple[bool | int, Properties | None]:
-        if self.protocol != mqtt.MQTTv5:
-            return mqtt.MQTT_CLEAN_START_FIRST_ONLY, None  # 3.1.1: clean_session=False applies
-        properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = self.settings.mqtt_session_expiry_s
-        properties.ReceiveMaximum = self.receive_maximum
-        return False, properties
+    # -- the loop ------------------------------------------------------------------------------
 
     def wait_connected(self, timeout_s: float = 10.0) -> bool:
         """Block until connected and subscribed (or ``timeout_s`` passes)."""
         return self._connected.wait(timeout_s)
 
     def stop(self) -> None:
-        """Ask :meth:`run` to flush what it holds, acknowledge it and return."""
+        """Ask :meth:`run` to write what it holds, acknowledge it and return."""
         self._stop.set()
 
     def run(self, *, handle_signals: bool = False) -> None:
-        """Ingest until stopped; flushes and acknowledges everything received before returning."""
+        """Ingest until stopped; writes and acknowledges everything received before returning."""
         if handle_signals:
             self._install_signal_handlers()
+        self._backend = self._start_backend()
         clean_start, properties = self._connect_properties()
         logger.info("connecting to %s as %r", self.address.url, self.settings.mqtt_client_id)
         self.client.connect_async(
@@ -204,30 +169,51 @@ class Ingestor:
                 if rc != mqtt.MQTT_ERR_SUCCESS:
                     if not self._try_connect(delay):
                         delay = min(delay * 2, RECONNECT_MAX_DELAY_S)
+                        self._collect()
                         continue
                     delay = RECONNECT_MIN_DELAY_S
                 rc = self.client.loop(timeout=self._loop_timeout())
                 if rc != mqtt.MQTT_ERR_SUCCESS:
                     self._on_connection_lost(rc)
                 if self._batch and time.monotonic() - self._batch_started >= self.settings.ingest_flush_interval_s:
-                    self._flush_batch(acknowledge=True)
+                    self._dispatch()
+                if self._in_flight:
+                    self._collect()
                 if time.monotonic() >= next_log:
                     logger.info("ingest counters: %s", self.metrics.log_line())
                     next_log = time.monotonic() + self.settings.log_interval_s
             self._shutdown()
         finally:
             self.metrics.connected.set(0)
+            self._backend.close()
         if self._fatal:
-            raise IngestError(self._fatal + "; check DAMPWATCH_MQTT_USERNAME and DAMPWATCH_MQTT_PASSWORD")
+            raise IngestError(self._fatal)
+
+    def _start_backend(self) -> ProcessBackend | InlineBackend:
+        if self.settings.ingest_workers == 0:
+            if self.store is None or self.database is None:
+                raise IngestError("inline ingestion (DAMPWATCH_INGEST_WORKERS=0) needs a store and a database")
+            return InlineBackend(BatchWriter(self.settings, self.store, self.database))
+        return ProcessBackend(self.settings.model_dump(mode="json"))
+
+    def _connect_properties(self) -> tuple[bool | int, Properties | None]:
+        if self.protocol != mqtt.MQTTv5:
+            return mqtt.MQTT_CLEAN_START_FIRST_ONLY, None  # 3.1.1: clean_session=False applies
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = self.settings.mqtt_session_expiry_s
+        properties.ReceiveMaximum = self.receive_maximum
+        return False, properties
 
     def _loop_timeout(self) -> float:
+        if self._in_flight:
+            return 0.005
         if not self._batch:
             return 0.1
         left = self._batch_started + self.settings.ingest_flush_interval_s - time.monotonic()
         return max(0.0, min(0.1, left))
 
     def _try_connect(self, delay: float) -> bool:
-        """One connection attempt; on failure wait ``delay`` (with jitter) and report False."""
+        """One connection attempt; on failure wait about ``delay`` (with jitter) and report False."""
         try:
             self.client.reconnect()
             return True
@@ -240,15 +226,57 @@ class Ingestor:
         self._connected.clear()
         self.metrics.connected.set(0)
         if self._batch:
-            # The broker will redeliver these (same session); store them now, acknowledge the copies later.
-            self._flush_batch(acknowledge=False)
+            self._dispatch()  # written now; the broker redelivers the messages, and those copies are acknowledged
+        self._generation += 1
         if not self._stop.is_set():
             logger.warning("lost the connection to %s (%s); reconnecting", self.address.url, mqtt.error_string(rc))
 
+    def _dispatch(self) -> None:
+        """Hand the current batch to the writer; remember its packet ids for the acknowledgement."""
+        batch, acks = self._batch, self._acks
+        self._batch, self._acks = [], []
+        self._batch_id += 1
+        self._in_flight.append(_InFlight(self._batch_id, self._generation, acks, len(batch)))
+        self.metrics.pending.inc(len(batch))
+        self.metrics.received.inc(len(batch))
+        self._backend.submit(self._batch_id, batch)
+
+    def _collect(self, timeout_s: float = 0.0) -> None:
+        """Acknowledge every batch the writer has made durable, oldest first."""
+        for kind, batch_id, detail in self._backend.results(timeout_s):
+            in_flight = self._in_flight.popleft()
+            if in_flight.batch_id != batch_id:
+                raise IngestError(f"the ingest worker answered batch {batch_id}, expected {in_flight.batch_id}")
+            self.metrics.pending.dec(in_flight.size)
+            if kind != "done":
+                logger.error("batch %d of %d messages not written (%s); the broker will redeliver it",
+                             batch_id, in_flight.size, detail)
+                continue
+            if in_flight.generation == self._generation and self._connected.is_set():
+                for mid, qos in in_flight.acks:
+                    if qos > 0:
+                        self.client.ack(mid, qos)
+            self._count(detail)
+
+    def _count(self, result: BatchResult) -> None:
+        self.metrics.stored.inc(result.stored)
+        self.metrics.duplicates.inc(result.duplicates)
+        for reason, count in result.rejected.items():
+            self.metrics.rejected.labels(reason).inc(count)
+        self.metrics.batch_seconds.observe(result.seconds)
+
     def _shutdown(self) -> None:
-        """Flush and acknowledge the last batch, then disconnect cleanly (the session stays on the broker)."""
+        """Write and acknowledge the last batches, then disconnect cleanly (the session stays on the broker)."""
         if self._batch:
-            self._flush_batch(acknowledge=self._connected.is_set())
+            self._dispatch()
+        self._backend.stopping()
+        deadline = time.monotonic() + SHUTDOWN_WAIT_S
+        while self._in_flight and time.monotonic() < deadline:
+            self._collect(timeout_s=0.1)
+            if self._connected.is_set():
+                self.client.loop(timeout=0.0)  # keep the connection served while waiting
+        if self._in_flight:
+            logger.error("stopping with %d batches unwritten; the broker will redeliver them", len(self._in_flight))
         if self._connected.is_set():
             self.client.disconnect()
             deadline = time.monotonic() + 5
@@ -257,207 +285,8 @@ class Ingestor:
 
     def _install_signal_handlers(self) -> None:
         def handler(signum: int, _frame: object) -> None:
-            logger.info("received %s: flushing and stopping", signal.Signals(signum).name)
+            logger.info("received %s: writing what is held and stopping", signal.Signals(signum).name)
             self._stop.set()
 
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
-
-    def _flush_batch(self, *, acknowledge: bool) -> None:
-        batch, self._batch, self._batch_readings = self._batch, [], 0
-        attempt = 0
-        while True:
-            try:
-                self.flush(batch, acknowledge=acknowledge)
-                return
-            except (DampWatchError, OSError, SQLAlchemyError) as exc:
-                self.metrics.write_failures.inc()
-                rows = sum(len(m.result.readings) for m in batch)
-                logger.warning(
-                    "writing a batch of %d messages (%d readings) failed (attempt %d), will retry: %s",
-                    len(batch), rows, attempt + 1, exc,
-                )
-            if self._stop.is_set() and attempt >= 2:
-                logger.error("stopping with %d unacknowledged messages; the broker will redeliver them", len(batch))
-                self.metrics.pending.dec(len(batch))
-                return
-            self._stop.wait(RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)])
-            attempt += 1
-
-    def flush(self, batch: list[_Message], *, acknowledge: bool = True) -> None:
-        """Make one batch durable, then acknowledge its messages."""
-        started = time.perf_counter()
-        known = self._devices_known({r.device_id for m in batch for r in m.result.readings})
-        readings: list[Reading] = []
-        dead: list[tuple[_Message, Rejection]] = []
-        statuses: list[tuple[DeviceStatus, dt.datetime]] = []
-        for message in batch:
-            result = message.result
-            for rejection in result.rejections:
-                dead.append((message, rejection))
-            if result.status is not None:
-                statuses.append((result.status, message.received_at))
-            if not result.readings:
-                continue
-            device_id = result.readings[0].device_id  # one device per topic
-            if device_id in known:
-                readings.extend(result.readings)
-            else:
-                dead.append((message, _unknown_device(device_id, len(result.readings))))
-        write = self.store.write(readings)
-        self._record(readings, write.stored_by_device, dead, statuses, batch)
-        if acknowledge:
-            for message in batch:
-                if message.qos > 0:
-                    self.client.ack(message.mid, message.qos)
-        self.metrics.pending.dec(len(batch))
-        self.metrics.stored.inc(write.stored)
-        self.metrics.duplicates.inc(write.duplicates)
-        for _message, rejection in dead:
-            self.metrics.rejected.labels(rejection.reason).inc()
-        self.metrics.batch_seconds.observe(time.perf_counter() - started)
-
-    def _record(
-        self,
-        readings: list[Reading],
-        stored_by_device: dict[str, int] | None,
-        dead: list[tuple[_Message, Rejection]],
-        statuses: list[tuple[DeviceStatus, dt.datetime]],
-        batch: list[_Message],
-    ) -> None:
-        """Dead letters and device health for one batch, in one transaction of bulk statements."""
-        updates: dict[str, _HealthUpdate] = {}
-        for reading in readings:
-            change = updates.get(reading.device_id)
-            if change is None:
-                change = updates[reading.device_id] = _HealthUpdate(reading.ts, reading.battery_v, None, None)
-            if reading.ts >= change.last_seen:
-                change.last_seen = reading.ts
-                if reading.battery_v is not None:
-                    change.battery_v = reading.battery_v
-            if reading.seq is not None:
-                change.min_seq = reading.seq if change.min_seq is None else min(change.min_seq, reading.seq)
-                change.max_seq = reading.seq if change.max_seq is None else max(change.max_seq, reading.seq)
-            if reading.flags & FLAG_UNTIMED:
-                change.untimed += 1
-        known_statuses = [(s, at) for s, at in statuses if s.device_id in self._known_devices]
-        if not (updates or dead or known_statuses):
-            return
-        received_at = batch[-1].received_at
-        with self.database.engine.begin() as conn:
-            if dead:
-                conn.execute(
-                    insert(DeadLetter),
-                    [
-                        {
-                            "received_at": message.received_at,
-                            "topic": message.topic[:300],
-                            "device_id": rejection.device_id,
-                            "reason": rejection.reason,
-                            "detail": rejection.detail,
-                            "payload_excerpt": excerpt(message.payload),
-                            "payload_bytes": len(message.payload),
-                        }
-                        for message, rejection in dead
-                    ],
-                )
-            ids = set(updates) | {s.device_id for s, _ in known_statuses}
-            if ids:
-                conn.execute(
-                    _insert_ignore(conn.dialect.name, DeviceHealth),
-                    [{"device_id": i, "readings": 0, "untimed": 0} for i in sorted(ids)],
-                )
-            if updates:
-                conn.execute(
-                    _HEALTH_UPDATE,
-                    [
-                        {
-                            "id": device_id,
-                            "seen": u.last_seen,
-                            "battery": u.battery_v,
-                            "received": received_at,
-                            "stored": (stored_by_device or {}).get(device_id, 0),
-                            "untimed_n": u.untimed,
-                            "min_seq": u.min_seq,
-                            "max_seq": u.max_seq,
-                        }
-                        for device_id, u in updates.items()
-                    ],
-                )
-            for status, at in known_statuses:
-                conn.execute(
-                    update(DeviceHealth)
-                    .where(DeviceHealth.device_id == status.device_id)
-                    .values(status=status.status, status_at=at)
-                )
-
-    def _devices_known(self, device_ids: set[str]) -> frozenset[str]:
-        """The registered, active devices among those seen (the full list is cached and refreshed)."""
-        now = time.monotonic()
-        if now - self._known_loaded_at > self.settings.ingest_known_devices_refresh_s:
-            with self.database.session() as session:
-                self._known_devices = frozenset(
-                    session.scalars(select(Device.device_id).where(Device.active.is_(True)))
-                )
-            self._known_loaded_at = now
-        missing = device_ids - self._known_devices
-        if missing:  # registered since the last refresh? One small query per batch, never a stale refusal.
-            with self.database.session() as session:
-                found = set(
-                    session.scalars(
-                        select(Device.device_id).where(Device.device_id.in_(missing), Device.active.is_(True))
-                    )
-                )
-            if found:
-                self._known_devices = self._known_devices | found
-        return self._known_devices
-
-
-def _insert_ignore(dialect: str, model: type):
-    """INSERT that skips rows whose primary key exists (SQLite and PostgreSQL spell it alike)."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(model).on_conflict_do_nothing()
-
-
-def _health_update():
-    """One UPDATE per device, run as executemany: newest reading wins, counters add, seq span widens."""
-    h = DeviceHealth.__table__.c
-    seen, battery = bindparam("seen", type_=h.last_seen.type), bindparam("battery", type_=h.battery_v.type)
-    newer = (h.last_seen.is_(None)) | (seen >= h.last_seen)
-    min_seq, max_seq = bindparam("min_seq", type_=h.first_seq.type), bindparam("max_seq", type_=h.last_seq.type)
-    return (
-        update(DeviceHealth.__table__)
-        .where(h.device_id == bindparam("id"))
-        .values(
-            last_seen=case((newer, seen), else_=h.last_seen),
-            battery_v=case((newer & battery.is_not(None), battery), else_=h.battery_v),
-            last_received_at=bindparam("received", type_=h.last_received_at.type),
-            readings=h.readings + bindparam("stored"),
-            untimed=h.untimed + bindparam("untimed_n"),
-            first_seq=case(
-                (min_seq.is_(None), h.first_seq),
-                (h.first_seq.is_(None) | (min_seq < h.first_seq), min_seq),
-                else_=h.first_seq,
-            ),
-            last_seq=case(
-                (max_seq.is_(None), h.last_seq),
-                (h.last_seq.is_(None) | (max_seq > h.last_seq), max_seq),
-                else_=h.last_seq,
-            ),
-        )
-    )
-
-
-_HEALTH_UPDATE = _health_update()
-
-
-def _unknown_device(device_id: str, count: int) -> Rejection:
-    return Rejection(
-        Reason.UNKNOWN_DEVICE,
-        f"{count} reading(s) from device {device_id!r}, which is not registered; add it with "
-        "'dampwatch properties import' or 'dampwatch devices provision'",
-        device_id,
-    )

@@ -37,11 +37,13 @@ pytestmark = pytest.mark.broker
 START = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
 
 
-def wait_for(condition, timeout_s: float = 60.0, interval_s: float = 0.1, what: str = "condition") -> None:
+def wait_for(condition, timeout_s: float = 60.0, interval_s: float = 0.1, what: str = "condition",
+             state=None) -> None:
+    """Poll ``condition`` until true; on time-out say what was awaited and, with ``state``, where things stood."""
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}" + (f": {state()}" if state else ""))
         time.sleep(interval_s)
 
 
@@ -140,7 +142,9 @@ def test_bad_payloads_land_in_dead_letters_and_good_ones_around_them_are_stored(
     with running_ingestor(settings, store, database, broker.url) as ingestor:
         simulator.publish(iter(messages), broker.url, client_id="bad-payloads")
         wait_for(lambda: ingestor.metrics.received._value.get() >= len(messages)
-                 and ingestor.metrics.pending._value.get() == 0, what="all messages handled")
+                 and ingestor.metrics.pending._value.get() == 0, what="all messages handled",
+                 state=lambda: f"{ingestor.metrics.log_line()}; in flight {len(ingestor._in_flight)}, "
+                               f"held {len(ingestor._batch)}, connected {ingestor._connected.is_set()}")
     expected = Counter(reason for _case, _payload, reason in BAD_PAYLOADS)
     expected[Reason.UNKNOWN_DEVICE] += 1
     assert dead_letter_counts(database) == expected

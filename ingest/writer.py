@@ -1,0 +1,255 @@
+"""The batch writer: parse raw messages, store the readings, record dead letters and device health.
+
+It holds no MQTT state: the ingestor hands it raw messages and acknowledges
+them once :meth:`BatchWriter.write` has returned, which it does only when
+the batch is durable. It runs inside the ingest worker process (or inline,
+with ``DAMPWATCH_INGEST_WORKERS=0``).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime as dt
+import logging
+import time
+
+from sqlalchemy import bindparam, case, insert, select, update
+
+from core.db import Database
+from core.model import DeadLetter, Device, DeviceHealth
+from core.readings import FLAG_UNTIMED, Reading, ReadingsStore
+from core.settings import Settings
+from ingest.parse import DeviceStatus, Reason, Rejection, excerpt, parse
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(slots=True)
+class RawMessage:
+    """One MQTT message as received: what the writer needs, nothing of the connection."""
+
+    topic: str
+    payload: bytes
+    received_at: float  # epoch seconds of arrival
+
+    @property
+    def received(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.received_at, dt.UTC)
+
+
+@dataclasses.dataclass
+class BatchResult:
+    """What writing one batch did, for the ingestor's counters."""
+
+    stored: int = 0
+    duplicates: int = 0
+    rejected: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    seconds: float = 0.0
+
+
+@dataclasses.dataclass
+class _HealthUpdate:
+    last_seen: dt.datetime
+    battery_v: float | None
+    min_seq: int | None
+    max_seq: int | None
+    untimed: int = 0
+
+
+class BatchWriter:
+    """Makes batches of raw messages durable in the readings store and the app database."""
+
+    def __init__(self, settings: Settings, store: ReadingsStore, database: Database) -> None:
+        self.settings = settings
+        self.store = store
+        self.database = database
+        self._known_devices: frozenset[str] = frozenset()
+        self._known_loaded_at = -1e9
+
+    def write(self, batch: list[RawMessage]) -> BatchResult:
+        """Parse, validate and store one batch; returns only once it is durable (or raises)."""
+        started = time.perf_counter()
+        settings = self.settings
+        parsed = [
+            (
+                message,
+                parse(
+                    message.topic,
+                    message.payload,
+                    received_at=message.received,
+                    prefix=settings.mqtt_topic_prefix,
+                    max_future_s=settings.ingest_max_future_s,
+                ),
+            )
+            for message in batch
+        ]
+        known = self._devices_known({r.readings[0].device_id for _m, r in parsed if r.readings})
+        readings: list[Reading] = []
+        dead: list[tuple[RawMessage, Rejection]] = []
+        statuses: list[tuple[DeviceStatus, dt.datetime]] = []
+        for message, result in parsed:
+            for rejection in result.rejections:
+                dead.append((message, rejection))
+            if result.status is not None:
+                statuses.append((result.status, message.received))
+            if not result.readings:
+                continue
+            device_id = result.readings[0].device_id  # one device per topic
+            if device_id in known:
+                readings.extend(result.readings)
+            else:
+                dead.append((message, _unknown_device(device_id, len(result.readings))))
+        write = self.store.write(readings)
+        self._record(readings, write.stored_by_device, dead, statuses, batch)
+        return BatchResult(
+            stored=write.stored,
+            duplicates=write.duplicates,
+            rejected=collections.Counter(rejection.reason for _m, rejection in dead),
+            seconds=time.perf_counter() - started,
+        )
+
+    def _record(
+        self,
+        readings: list[Reading],
+        stored_by_device: dict[str, int] | None,
+        dead: list[tuple[RawMessage, Rejection]],
+        statuses: list[tuple[DeviceStatus, dt.datetime]],
+        batch: list[RawMessage],
+    ) -> None:
+        """Dead letters and device health for one batch, in one transaction of bulk statements."""
+        updates: dict[str, _HealthUpdate] = {}
+        for reading in readings:
+            change = updates.get(reading.device_id)
+            if change is None:
+                change = updates[reading.device_id] = _HealthUpdate(reading.ts, reading.battery_v, None, None)
+            if reading.ts >= change.last_seen:
+                change.last_seen = reading.ts
+                if reading.battery_v is not None:
+                    change.battery_v = reading.battery_v
+            if reading.seq is not None:
+                change.min_seq = reading.seq if change.min_seq is None else min(change.min_seq, reading.seq)
+                change.max_seq = reading.seq if change.max_seq is None else max(change.max_seq, reading.seq)
+            if reading.flags & FLAG_UNTIMED:
+                change.untimed += 1
+        known_statuses = [(s, at) for s, at in statuses if s.device_id in self._known_devices]
+        if not (updates or dead or known_statuses):
+            return
+        received_at = batch[-1].received
+        with self.database.engine.begin() as conn:
+            if dead:
+                conn.execute(
+                    insert(DeadLetter),
+                    [
+                        {
+                            "received_at": message.received,
+                            "topic": message.topic[:300],
+                            "device_id": rejection.device_id,
+                            "reason": rejection.reason,
+                            "detail": rejection.detail,
+                            "payload_excerpt": excerpt(message.payload),
+                            "payload_bytes": len(message.payload),
+                        }
+                        for message, rejection in dead
+                    ],
+                )
+            ids = set(updates) | {s.device_id for s, _ in known_statuses}
+            if ids:
+                conn.execute(
+                    _insert_ignore(conn.dialect.name, DeviceHealth),
+                    [{"device_id": i, "readings": 0, "untimed": 0} for i in sorted(ids)],
+                )
+            if updates:
+                conn.execute(
+                    _HEALTH_UPDATE,
+                    [
+                        {
+                            "id": device_id,
+                            "seen": u.last_seen,
+                            "battery": u.battery_v,
+                            "received": received_at,
+                            "stored": (stored_by_device or {}).get(device_id, 0),
+                            "untimed_n": u.untimed,
+                            "min_seq": u.min_seq,
+                            "max_seq": u.max_seq,
+                        }
+                        for device_id, u in updates.items()
+                    ],
+                )
+            for status, at in known_statuses:
+                conn.execute(
+                    update(DeviceHealth)
+                    .where(DeviceHealth.device_id == status.device_id)
+                    .values(status=status.status, status_at=at)
+                )
+
+    def _devices_known(self, device_ids: set[str]) -> frozenset[str]:
+        """The registered, active devices among those seen (the full list is cached and refreshed)."""
+        now = time.monotonic()
+        if now - self._known_loaded_at > self.settings.ingest_known_devices_refresh_s:
+            with self.database.session() as session:
+                self._known_devices = frozenset(
+                    session.scalars(select(Device.device_id).where(Device.active.is_(True)))
+                )
+            self._known_loaded_at = now
+        missing = device_ids - self._known_devices
+        if missing:  # registered since the last refresh? One small query per batch, never a stale refusal.
+            with self.database.session() as session:
+                found = set(
+                    session.scalars(
+                        select(Device.device_id).where(Device.device_id.in_(missing), Device.active.is_(True))
+                    )
+                )
+            if found:
+                self._known_devices = self._known_devices | found
+        return self._known_devices
+
+
+def _insert_ignore(dialect: str, model: type):
+    """INSERT that skips rows whose primary key exists (SQLite and PostgreSQL spell it alike)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(model).on_conflict_do_nothing()
+
+
+def _health_update():
+    """One UPDATE per device, run as executemany: newest reading wins, counters add, seq span widens."""
+    h = DeviceHealth.__table__.c
+    seen, battery = bindparam("seen", type_=h.last_seen.type), bindparam("battery", type_=h.battery_v.type)
+    newer = (h.last_seen.is_(None)) | (seen >= h.last_seen)
+    min_seq, max_seq = bindparam("min_seq", type_=h.first_seq.type), bindparam("max_seq", type_=h.last_seq.type)
+    return (
+        update(DeviceHealth.__table__)
+        .where(h.device_id == bindparam("id"))
+        .values(
+            last_seen=case((newer, seen), else_=h.last_seen),
+            battery_v=case((newer & battery.is_not(None), battery), else_=h.battery_v),
+            last_received_at=bindparam("received", type_=h.last_received_at.type),
+            readings=h.readings + bindparam("stored"),
+            untimed=h.untimed + bindparam("untimed_n"),
+            first_seq=case(
+                (min_seq.is_(None), h.first_seq),
+                (h.first_seq.is_(None) | (min_seq < h.first_seq), min_seq),
+                else_=h.first_seq,
+            ),
+            last_seq=case(
+                (max_seq.is_(None), h.last_seq),
+                (h.last_seq.is_(None) | (max_seq > h.last_seq), max_seq),
+                else_=h.last_seq,
+            ),
+        )
+    )
+
+
+_HEALTH_UPDATE = _health_update()
+
+
+def _unknown_device(device_id: str, count: int) -> Rejection:
+    return Rejection(
+        Reason.UNKNOWN_DEVICE,
+        f"{count} reading(s) from device {device_id!r}, which is not registered; add it with "
+        "'dampwatch properties import' or 'dampwatch devices provision'",
+        device_id,
+    )
