@@ -22,19 +22,22 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from core.db import Database
 from core.errors import DampWatchError
 from core.mqtt import BrokerAddress, new_client
-from core.readings import ReadingsStore
 from core.settings import Settings
+from ingest.batch import BatchResult, RawMessage
 from ingest.metrics import IngestMetrics
 from ingest.worker import InlineBackend, ProcessBackend
-from ingest.writer import BatchResult, BatchWriter, RawMessage
+
+if TYPE_CHECKING:  # the ingestor's own process never loads the database layer unless it writes inline
+    from core.db import Database
+    from core.readings import ReadingsStore
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +196,8 @@ class Ingestor:
         if self.settings.ingest_workers == 0:
             if self.store is None or self.database is None:
                 raise IngestError("inline ingestion (DAMPWATCH_INGEST_WORKERS=0) needs a store and a database")
+            from ingest.writer import BatchWriter
+
             return InlineBackend(BatchWriter(self.settings, self.store, self.database))
         return ProcessBackend(self.settings.model_dump(mode="json"))
 

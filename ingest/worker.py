@@ -17,9 +17,13 @@ import logging
 import multiprocessing as mp
 import time
 from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING
 
 from core.errors import DampWatchError
-from ingest.writer import BatchResult, BatchWriter, RawMessage
+from ingest.batch import BatchResult, RawMessage
+
+if TYPE_CHECKING:
+    from ingest.writer import BatchWriter
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +56,7 @@ def worker_main(conn: Connection, settings_values: dict, stop_event) -> None:
     from core.db import Database
     from core.readings import open_store
     from core.settings import Settings
+    from ingest.writer import BatchWriter
 
     settings = Settings(**settings_values)
     logging.basicConfig(

@@ -20,32 +20,10 @@ from core.db import Database
 from core.model import DeadLetter, Device, DeviceHealth
 from core.readings import FLAG_UNTIMED, Reading, ReadingsStore
 from core.settings import Settings
+from ingest.batch import BatchResult, RawMessage
 from ingest.parse import DeviceStatus, Reason, Rejection, excerpt, parse
 
 logger = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(slots=True)
-class RawMessage:
-    """One MQTT message as received: what the writer needs, nothing of the connection."""
-
-    topic: str
-    payload: bytes
-    received_at: float  # epoch seconds of arrival
-
-    @property
-    def received(self) -> dt.datetime:
-        return dt.datetime.fromtimestamp(self.received_at, dt.UTC)
-
-
-@dataclasses.dataclass
-class BatchResult:
-    """What writing one batch did, for the ingestor's counters."""
-
-    stored: int = 0
-    duplicates: int = 0
-    rejected: collections.Counter = dataclasses.field(default_factory=collections.Counter)
-    seconds: float = 0.0
 
 
 @dataclasses.dataclass

@@ -244,8 +244,10 @@ def test_readings_from_unknown_devices_are_dead_lettered_until_registered(broker
     database.dispose()
 
 
-def test_untimed_reading_is_stored_with_ingest_time_and_flag(broker, settings, store, tmp_path):
-    """A reading without ts is stored at the time it arrived, flagged untimed, and counted in health."""
+@pytest.mark.parametrize("workers", [0, 1], ids=["inline", "worker-process"])
+def test_untimed_reading_is_stored_with_ingest_time_and_flag(broker, settings, store, tmp_path, workers):
+    """A reading without ts is stored at the time it arrived, flagged untimed, and counted in health (both modes)."""
+    settings = settings.model_copy(update={"ingest_workers": workers})
     database = Database(settings.database_url)
     estate = simulator.build_estate(seed=5, homes=1)
     sim = simulator.simulate(estate, start=START, days=0.01, interval_minutes=10, faults=False)

@@ -1,0 +1,30 @@
+"""What passes between the ingestor and its worker: raw messages in, results out (kept light to import)."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime as dt
+
+
+@dataclasses.dataclass(slots=True)
+class RawMessage:
+    """One MQTT message as received: what the writer needs, nothing of the connection."""
+
+    topic: str
+    payload: bytes
+    received_at: float  # epoch seconds of arrival
+
+    @property
+    def received(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.received_at, dt.UTC)
+
+
+@dataclasses.dataclass
+class BatchResult:
+    """What writing one batch did, for the ingestor's counters."""
+
+    stored: int = 0
+    duplicates: int = 0
+    rejected: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    seconds: float = 0.0
