@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # Packages from Debian that the product and its tests use (installed only where missing).
-APT_PACKAGES := mosquitto mosquitto-clients openssl
+APT_PACKAGES := mosquitto mosquitto-clients openssl victoria-metrics
 
 .DEFAULT_GOAL := help
 
