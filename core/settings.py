@@ -65,6 +65,9 @@ class Settings(BaseSettings):
         1, ge=0, le=1, description="1: parse and write in a worker process (uses a second core); 0: in the ingestor."
     )
     ingest_flush_interval_s: float = Field(0.25, gt=0, description="Longest a reading waits before its batch is written.")
+    ingest_spool_dir: Path | None = Field(
+        None, description="Where batches wait while the readings store is unreachable (default: <var_dir>/spool)."
+    )
     ingest_max_future_s: int = Field(600, ge=0, description="Readings further than this in the future are rejected.")
     ingest_known_devices_refresh_s: float = Field(
         30.0, gt=0, description="How often the ingestor re-reads the list of registered devices."
@@ -114,6 +117,11 @@ class Settings(BaseSettings):
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)
+
+    @property
+    def spool_dir(self) -> Path:
+        """The spool folder: the setting, or ``spool`` under the var folder."""
+        return self.ingest_spool_dir or self.var_dir / "spool"
 
     @property
     def broker_url(self) -> str:

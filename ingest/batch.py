@@ -28,3 +28,18 @@ class BatchResult:
     duplicates: int = 0
     rejected: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     seconds: float = 0.0
+    ignored: int = 0  # messages of other systems that carry no reading (joins, status, bridge messages)
+    spooled: int = 0  # messages put in the spool because the store could not take them
+    spool_depth: int = 0  # messages waiting in the spool after this batch
+
+    def add(self, other: BatchResult) -> BatchResult:
+        """Counts of both (spool depth from ``other``, the later of the two)."""
+        return BatchResult(
+            self.stored + other.stored,
+            self.duplicates + other.duplicates,
+            self.rejected + other.rejected,
+            self.seconds + other.seconds,
+            self.ignored + other.ignored,
+            self.spooled + other.spooled,
+            other.spool_depth,
+        )

@@ -37,8 +37,19 @@ class IngestMetrics:
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
-        self.write_failures = Counter(
-            "dampwatch_ingest_write_failures", "Batch writes that failed and were retried.", registry=self.registry
+        self.spool_depth = Gauge(
+            "dampwatch_ingest_spool_messages",
+            "Messages waiting in the on-disk spool for the store to come back.",
+            registry=self.registry,
+        )
+        self.spooled = Counter(
+            "dampwatch_ingest_spooled", "Messages put in the spool while the store was unreachable.",
+            registry=self.registry,
+        )
+        self.ignored = Counter(
+            "dampwatch_ingest_ignored",
+            "Messages of other systems that carry no reading (joins, status, bridge messages).",
+            registry=self.registry,
         )
         self.pending = Gauge(
             "dampwatch_ingest_pending_messages",
@@ -90,5 +101,7 @@ class IngestMetrics:
             f"stored={int(snap.get('dampwatch_ingest_readings_stored_total', 0))} "
             f"duplicate={int(snap.get('dampwatch_ingest_readings_duplicate_total', 0))} "
             f"rejected={rejected} pending={int(snap.get('dampwatch_ingest_pending_messages', 0))} "
-            f"write_failures={int(snap.get('dampwatch_ingest_write_failures_total', 0))}"
+            f"spooled={int(snap.get('dampwatch_ingest_spooled_total', 0))} "
+            f"spool_depth={int(snap.get('dampwatch_ingest_spool_messages', 0))} "
+            f"ignored={int(snap.get('dampwatch_ingest_ignored_total', 0))}"
         )

@@ -180,7 +180,7 @@ class Ingestor:
                     self._on_connection_lost(rc)
                 if self._batch and time.monotonic() - self._batch_started >= self.settings.ingest_flush_interval_s:
                     self._dispatch()
-                if self._in_flight:
+                if self._in_flight or self._spool_waiting:
                     self._collect()
                 if time.monotonic() >= next_log:
                     logger.info("ingest counters: %s", self.metrics.log_line())
@@ -196,9 +196,10 @@ class Ingestor:
         if self.settings.ingest_workers == 0:
             if self.store is None or self.database is None:
                 raise IngestError("inline ingestion (DAMPWATCH_INGEST_WORKERS=0) needs a store and a database")
+            from ingest.spool import Spool
             from ingest.writer import BatchWriter
 
-            return InlineBackend(BatchWriter(self.settings, self.store, self.database))
+            return InlineBackend(BatchWriter(self.settings, self.store, self.database), Spool(self.settings.spool_dir))
         return ProcessBackend(self.settings.model_dump(mode="json"))
 
     def _connect_properties(self) -> tuple[bool | int, Properties | None]:
@@ -249,6 +250,9 @@ class Ingestor:
     def _collect(self, timeout_s: float = 0.0) -> None:
         """Acknowledge every batch the writer has made durable, oldest first."""
         for kind, batch_id, detail in self._backend.results(timeout_s):
+            if kind == "spool":  # the worker replayed spooled batches while idle
+                self._count(detail)
+                continue
             in_flight = self._in_flight.popleft()
             if in_flight.batch_id != batch_id:
                 raise IngestError(f"the ingest worker answered batch {batch_id}, expected {in_flight.batch_id}")
@@ -263,7 +267,14 @@ class Ingestor:
                         self.client.ack(mid, qos)
             self._count(detail)
 
+    @property
+    def _spool_waiting(self) -> bool:
+        return self.metrics.spool_depth._value.get() > 0
+
     def _count(self, result: BatchResult) -> None:
+        self.metrics.spool_depth.set(result.spool_depth)
+        self.metrics.spooled.inc(result.spooled)
+        self.metrics.ignored.inc(result.ignored)
         self.metrics.stored.inc(result.stored)
         self.metrics.duplicates.inc(result.duplicates)
         for reason, count in result.rejected.items():

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from core.errors import DampWatchError
 from ingest.batch import BatchResult, RawMessage
+from ingest.spool import Spool, SpoolError
 
 if TYPE_CHECKING:
     from ingest.writer import BatchWriter
@@ -31,6 +32,72 @@ logger = logging.getLogger(__name__)
 RETRY_DELAYS_S = (0.5, 1, 2, 5, 10, 30)
 #: Attempts made on a failing batch once the ingestor is stopping.
 ATTEMPTS_WHEN_STOPPING = 3
+#: Waits between attempts to replay the spool while the store stays down.
+REPLAY_DELAYS_S = (1, 2, 5, 10, 30)
+#: How often an idle worker looks at the spool.
+IDLE_POLL_S = 1.0
+
+
+def _write_errors() -> tuple[type[BaseException], ...]:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return (DampWatchError, OSError, SQLAlchemyError)
+
+
+class SpoolingWriter:
+    """Writes batches; while the store cannot take them they go to the spool, replayed when it can."""
+
+    def __init__(self, writer: BatchWriter, spool: Spool | None) -> None:
+        self.writer = writer
+        self.spool = spool
+        self._errors = _write_errors()
+        self._replay_failures = 0
+        self._next_replay = 0.0
+
+    def write(self, batch: list[RawMessage], stopping) -> BatchResult | None:
+        """Durable when it returns: in the store, or in the spool. None if it gave up while stopping."""
+        if self.spool is None:
+            return write_with_retry(self.writer, batch, stopping)
+        result = self.replay()
+        if not self.spool:
+            try:
+                return result.add(self.writer.write(batch))
+            except self._errors as exc:
+                self._replay_failed()
+                logger.warning("the store cannot take a batch of %d messages (%s); spooling it to %s",
+                               len(batch), exc, self.spool.directory)
+        try:
+            self.spool.append(batch)
+        except SpoolError as exc:
+            logger.error("%s; holding the batch unacknowledged and retrying", exc)
+            later = write_with_retry(self.writer, batch, stopping)
+            return None if later is None else result.add(later)
+        return result.add(BatchResult(spooled=len(batch), spool_depth=self.spool.messages))
+
+    def replay(self) -> BatchResult:
+        """Write spooled batches to the store, oldest first, while it takes them."""
+        total = BatchResult(spool_depth=self.spool.messages if self.spool is not None else 0)
+        while self.spool and time.monotonic() >= self._next_replay:
+            try:
+                batch = self.spool.peek()
+                result = self.writer.write(batch)
+            except self._errors as exc:
+                self._replay_failed()
+                if self._replay_failures == 1:
+                    logger.warning("cannot replay the spool yet (%s); %d messages wait", exc, self.spool.messages)
+                break
+            self.spool.pop()
+            if self._replay_failures:
+                logger.info("the store is back; replaying the spool (%d messages left)", self.spool.messages)
+            self._replay_failures = 0
+            total = total.add(result)
+            total.spool_depth = self.spool.messages
+        return total
+
+    def _replay_failed(self) -> None:
+        self._replay_failures += 1
+        delay = REPLAY_DELAYS_S[min(self._replay_failures - 1, len(REPLAY_DELAYS_S) - 1)]
+        self._next_replay = time.monotonic() + delay
 
 
 def write_with_retry(writer: BatchWriter, batch: list[RawMessage], stopping) -> BatchResult | None:
@@ -70,10 +137,19 @@ def worker_main(conn: Connection, settings_values: dict, stop_event) -> None:
     except DampWatchError as exc:
         conn.send(("error", 0, str(exc)))
         return
-    writer = BatchWriter(settings, store, database)
+    try:
+        writer = SpoolingWriter(BatchWriter(settings, store, database), Spool(settings.spool_dir))
+    except DampWatchError as exc:
+        conn.send(("error", 0, str(exc)))
+        return
     conn.send(("ready", 0, None))
     try:
         while True:
+            if writer.spool and not conn.poll(IDLE_POLL_S):
+                replayed = writer.replay()
+                if replayed.stored or replayed.duplicates or replayed.rejected or not writer.spool:
+                    conn.send(("spool", 0, replayed))
+                continue
             try:
                 message = conn.recv()
             except EOFError:  # the ingestor has gone; what it did not acknowledge will be redelivered
@@ -81,7 +157,7 @@ def worker_main(conn: Connection, settings_values: dict, stop_event) -> None:
             if message[0] == "stop":
                 break
             _, batch_id, batch = message
-            result = write_with_retry(writer, batch, stop_event.is_set)
+            result = writer.write(batch, stop_event.is_set)
             if result is None:
                 conn.send(("failed", batch_id, "the store or database kept failing while stopping"))
             else:
@@ -140,19 +216,23 @@ class ProcessBackend:
 class InlineBackend:
     """Runs the :class:`BatchWriter` in the ingestor's own thread (``DAMPWATCH_INGEST_WORKERS=0``)."""
 
-    def __init__(self, writer: BatchWriter) -> None:
-        self._writer = writer
+    def __init__(self, writer: BatchWriter, spool: Spool | None) -> None:
+        self._writer = SpoolingWriter(writer, spool)
         self._done: collections.deque = collections.deque()
         self._stopping = False
 
     def submit(self, batch_id: int, batch: list[RawMessage]) -> None:
-        result = write_with_retry(self._writer, batch, lambda: self._stopping)
+        result = self._writer.write(batch, lambda: self._stopping)
         if result is None:
             self._done.append(("failed", batch_id, "the store or database kept failing while stopping"))
         else:
             self._done.append(("done", batch_id, result))
 
     def results(self, timeout_s: float = 0.0) -> list[tuple[str, int, object]]:
+        if self._writer.spool and not self._done:
+            replayed = self._writer.replay()
+            if replayed.stored or replayed.duplicates or replayed.rejected:
+                self._done.append(("spool", 0, replayed))
         out = list(self._done)
         self._done.clear()
         return out
