@@ -60,6 +60,18 @@ class Settings(BaseSettings):
     mqtt_session_expiry_s: int = Field(
         7 * 24 * 3600, ge=0, description="How long the broker keeps the ingestor's session while it is away (v5)."
     )
+    ingest_adapters: str = Field(
+        "",
+        description="Other systems' topics and the adapter for each, e.g. "
+        "'application/+/device/+/event/up=chirpstack, zigbee2mqtt/+=zigbee2mqtt' (adapters: chirpstack, tts, "
+        "zigbee2mqtt, tasmota, shelly, senml).",
+    )
+    ingest_device_map_file: Path | None = Field(
+        None, description="CSV key,device_id mapping other systems' device keys (DevEUI, friendly name) to device ids."
+    )
+    mqtt_shared_group: str | None = Field(
+        None, description="Share the load between ingestors: each subscribes as $share/<group>/... (MQTT 5)."
+    )
     ingest_batch_size: int = Field(2000, ge=1, le=60000, description="Messages per write batch.")
     ingest_workers: int = Field(
         1, ge=0, le=1, description="1: parse and write in a worker process (uses a second core); 0: in the ingestor."

@@ -120,8 +120,15 @@ class Ingestor:
 
     @property
     def subscriptions(self) -> list[str]:
+        """The device topics, the adapters' topics, each shared by the ingestors of a group if one is set."""
         prefix = self.settings.mqtt_topic_prefix
-        return [f"{prefix}/+/up", f"{prefix}/+/status"]
+        topics = [f"{prefix}/+/up", f"{prefix}/+/status"]
+        if self.settings.ingest_adapters.strip():
+            from ingest.adapters import parse_routes
+
+            topics += [topic for topic, _adapter in parse_routes(self.settings.ingest_adapters)]
+        group = self.settings.mqtt_shared_group
+        return [f"$share/{group}/{topic}" for topic in topics] if group else topics
 
     def _on_connect(self, client, _userdata, flags, reason_code, _properties) -> None:
         if reason_code.is_failure:

@@ -9,19 +9,22 @@ with ``DAMPWATCH_INGEST_WORKERS=0``).
 from __future__ import annotations
 
 import collections
+import csv
 import dataclasses
 import datetime as dt
 import logging
 import time
+from pathlib import Path
 
 from sqlalchemy import bindparam, case, insert, select, update
 
 from core.db import Database
+from core.errors import ConfigError
 from core.model import DeadLetter, Device, DeviceHealth
 from core.readings import FLAG_UNTIMED, Reading, ReadingsStore
 from core.settings import Settings
 from ingest.batch import BatchResult, RawMessage
-from ingest.parse import DeviceStatus, Reason, Rejection, excerpt, parse
+from ingest.parse import DeviceStatus, ParseResult, Reason, Rejection, excerpt, parse
 
 logger = logging.getLogger(__name__)
 
@@ -42,45 +45,52 @@ class BatchWriter:
         self.settings = settings
         self.store = store
         self.database = database
+        self._native_prefix = settings.mqtt_topic_prefix + "/"
+        self.adapters = adapter_registry(settings)
         self._known_devices: frozenset[str] = frozenset()
         self._known_loaded_at = -1e9
+
+    def _parse(self, message: RawMessage) -> ParseResult:
+        """The native parser for the device topics; the adapter chosen by topic for anything else."""
+        if self.adapters is not None and not message.topic.startswith(self._native_prefix):
+            result = self.adapters.parse(message.topic, message.payload, received_at=message.received)
+            if result is not None:
+                return result
+        return parse(
+            message.topic,
+            message.payload,
+            received_at=message.received,
+            prefix=self.settings.mqtt_topic_prefix,
+            max_future_s=self.settings.ingest_max_future_s,
+        )
 
     def write(self, batch: list[RawMessage]) -> BatchResult:
         """Parse, validate and store one batch; returns only once it is durable (or raises)."""
         started = time.perf_counter()
-        settings = self.settings
-        parsed = [
-            (
-                message,
-                parse(
-                    message.topic,
-                    message.payload,
-                    received_at=message.received,
-                    prefix=settings.mqtt_topic_prefix,
-                    max_future_s=settings.ingest_max_future_s,
-                ),
-            )
-            for message in batch
-        ]
-        known = self._devices_known({r.readings[0].device_id for _m, r in parsed if r.readings})
+        parsed = [(message, self._parse(message)) for message in batch]
+        known = self._devices_known({r.device_id for _m, result in parsed for r in result.readings})
         readings: list[Reading] = []
         dead: list[tuple[RawMessage, Rejection]] = []
         statuses: list[tuple[DeviceStatus, dt.datetime]] = []
+        ignored = 0
         for message, result in parsed:
+            ignored += bool(getattr(result, "ignored", None))
             for rejection in result.rejections:
                 dead.append((message, rejection))
             if result.status is not None:
                 statuses.append((result.status, message.received))
-            if not result.readings:
-                continue
-            device_id = result.readings[0].device_id  # one device per topic
-            if device_id in known:
-                readings.extend(result.readings)
-            else:
-                dead.append((message, _unknown_device(device_id, len(result.readings))))
+            unknown: collections.Counter = collections.Counter()
+            for reading in result.readings:
+                if reading.device_id in known:
+                    readings.append(reading)
+                else:
+                    unknown[reading.device_id] += 1
+            for device_id, count in unknown.items():
+                dead.append((message, _unknown_device(device_id, count)))
         write = self.store.write(readings)
         self._record(readings, write.stored_by_device, dead, statuses, batch)
         return BatchResult(
+            ignored=ignored,
             stored=write.stored,
             duplicates=write.duplicates,
             rejected=collections.Counter(rejection.reason for _m, rejection in dead),
@@ -181,6 +191,33 @@ class BatchWriter:
             if found:
                 self._known_devices = self._known_devices | found
         return self._known_devices
+
+
+def load_device_map(path: Path | None) -> dict[str, str]:
+    """The device map CSV (``key,device_id``): another system's device key to a DampWatch device id."""
+    if path is None:
+        return {}
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            if not reader.fieldnames or {"key", "device_id"} - set(reader.fieldnames):
+                raise ConfigError(f"{path} must have the header key,device_id (for example 0004a30b001c0530,bath-12a)")
+            return {row["key"].strip(): row["device_id"].strip() for row in reader if row.get("key")}
+    except OSError as exc:
+        raise ConfigError(f"DAMPWATCH_INGEST_DEVICE_MAP_FILE {path} cannot be read: {exc.strerror}") from exc
+
+
+def adapter_registry(settings: Settings):
+    """The adapters the settings route topics to, or None when only native payloads are taken."""
+    if not settings.ingest_adapters.strip():
+        return None
+    from ingest.adapters import AdapterRegistry, parse_routes
+
+    return AdapterRegistry(
+        parse_routes(settings.ingest_adapters),
+        mapping=load_device_map(settings.ingest_device_map_file),
+        max_future_s=settings.ingest_max_future_s,
+    )
 
 
 def _insert_ignore(dialect: str, model: type):

@@ -155,14 +155,14 @@ def test_bad_payloads_land_in_dead_letters_and_good_ones_around_them_are_stored(
     database.dispose()
 
 
-def _ingest_process(settings, url: str, log: Path) -> subprocess.Popen:
+def _ingest_process(settings, url: str, log: Path, **extra_env: str) -> subprocess.Popen:
     env = {**os.environ, "DAMPWATCH_DATABASE_URL": settings.database_url,
            "DAMPWATCH_READINGS_URL": settings.readings_url, "DAMPWATCH_METRICS_PORT": "0",
            "DAMPWATCH_MQTT_CLIENT_ID": settings.mqtt_client_id, "DAMPWATCH_LOG_INTERVAL_S": "1",
-           "DAMPWATCH_INGEST_FLUSH_INTERVAL_S": "0.1"}
+           "DAMPWATCH_INGEST_FLUSH_INTERVAL_S": "0.1", "DAMPWATCH_VAR_DIR": str(settings.var_dir), **extra_env}
     code = "from dampwatch.cli import main; main()"
     return subprocess.Popen([sys.executable, "-c", code, "ingest", "--broker", url],
-                            env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT)  # noqa: SIM115
+                            env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
 
 
 @pytest.fixture
@@ -263,4 +263,47 @@ def test_untimed_reading_is_stored_with_ingest_time_and_flag(broker, settings, s
     assert before <= reading.ts <= dt.datetime.now(dt.UTC)
     with database.session() as session:
         assert session.get(DeviceHealth, device).untimed == 1
+    database.dispose()
+
+
+def test_two_ingestors_share_the_load_and_survive_a_kill(broker, settings, store, tmp_path, longer_sim):
+    """Two ingestors on one MQTT 5 shared subscription; one is SIGKILLed mid-stream and restarted: exactly once."""
+    database = Database(settings.database_url)
+    register_estate(longer_sim, database, tmp_path)
+    logs = {name: tmp_path / f"ingest-{name}.log" for name in ("a", "b")}
+    shared = {"DAMPWATCH_MQTT_SHARED_GROUP": "ingest"}
+
+    def start(name: str) -> subprocess.Popen:
+        client = settings.model_copy(update={"mqtt_client_id": f"{settings.mqtt_client_id}-{name}"})
+        return _ingest_process(client, broker.url, logs[name], DAMPWATCH_INGEST_SPOOL_DIR=str(tmp_path / f"spool-{name}"),
+                               **shared)
+
+    processes = {name: start(name) for name in logs}
+    for name in logs:
+        wait_for(lambda name=name: "connected to" in logs[name].read_text(), 20, what=f"ingestor {name} to connect")
+    publisher = threading.Thread(
+        target=simulator.publish, args=(longer_sim.iter_messages(), broker.url), kwargs={"client_id": "sim-shared"}
+    )
+    publisher.start()
+    expected = len(longer_sim.expected)
+    wait_for(lambda: store.count() > expected * 0.25, 60, 0.02, what="a quarter of the readings")
+    processes["a"].send_signal(signal.SIGKILL)
+    processes["a"].wait(10)
+    publisher.join(180)
+    assert not publisher.is_alive()
+    processes["a"] = start("a")
+    try:
+        wait_for(lambda: store.count() >= expected, 120, what="every reading after the restart",
+                 state=lambda: f"{store.count()} of {expected}")
+        time.sleep(0.5)
+    finally:
+        for process in processes.values():
+            process.send_signal(signal.SIGTERM)
+        for name, process in processes.items():
+            assert process.wait(30) == 0, logs[name].read_text()[-2000:]
+    assert_store_matches(store, longer_sim.expected)
+    for name, log in logs.items():
+        received = [int(part.split("=")[1]) for line in log.read_text().splitlines() if "ingest counters" in line
+                    for part in line.split() if part.startswith("received=")]
+        assert received and max(received) > 0, f"ingestor {name} took no share of the load"
     database.dispose()
