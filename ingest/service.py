@@ -115,6 +115,7 @@ class Ingestor:
         if self.address.tls and settings.mqtt_tls_ca_file is None:
             client.tls_set()  # verify against the system's certificate store
         client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         return client
 
@@ -140,6 +141,13 @@ class Ingestor:
         session = "resumed" if flags.session_present else "new"
         logger.info("connected to %s (%s session)", self.address.url, session)
         client.subscribe([(topic, 1) for topic in self.subscriptions])
+
+    def _on_subscribe(self, _client, _userdata, _mid, reason_codes, _properties) -> None:
+        refused = [f"{topic} ({code})" for topic, code in zip(self.subscriptions, reason_codes, strict=False)
+                   if code.is_failure]
+        if refused:
+            logger.error("the broker refused the subscriptions %s; check the ingestor's ACL", ", ".join(refused))
+        # Connected means subscribed: a message published from now on reaches this ingestor.
         self._connected.set()
         self.metrics.connected.set(1)
 
