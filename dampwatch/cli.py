@@ -463,7 +463,10 @@ def ingest(context: Context, broker_url: str | None) -> None:
     from ingest.service import Ingestor
 
     settings = context.settings
-    ingestor = Ingestor(settings, context.store, context.database, broker_url=broker_url)
+    if settings.ingest_workers:  # the worker process opens the store and database; this process stays small
+        ingestor = Ingestor(settings, broker_url=broker_url)
+    else:
+        ingestor = Ingestor(settings, context.store, context.database, broker_url=broker_url)
     if settings.metrics_port:
         port = ingestor.metrics.serve(settings.metrics_port, settings.metrics_bind)
         logger.info("metrics at http://%s:%d/metrics", settings.metrics_bind, port)

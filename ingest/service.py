@@ -31,7 +31,7 @@ from paho.mqtt.properties import Properties
 from core.errors import DampWatchError
 from core.mqtt import BrokerAddress, new_client
 from core.settings import Settings
-from ingest.batch import BatchResult, RawMessage
+from ingest.batch import BatchResult
 from ingest.metrics import IngestMetrics
 from ingest.worker import InlineBackend, ProcessBackend
 
@@ -85,7 +85,7 @@ class Ingestor:
         self.address = BrokerAddress.from_url(broker_url or settings.broker_url)
         self.metrics = metrics or IngestMetrics()
         self._clock = clock
-        self._batch: list[RawMessage] = []
+        self._batch: list[tuple[str, bytes, float]] = []
         self._acks: list[tuple[int, int]] = []
         self._batch_started = 0.0
         self._batch_id = 0
@@ -95,6 +95,7 @@ class Ingestor:
         self._stop = threading.Event()
         self._connected = threading.Event()
         self._fatal: str | None = None
+        self.connected_at: float | None = None  # wall clock of the last CONNACK
         self.protocol = mqtt.MQTTv5 if settings.mqtt_protocol == "5" else mqtt.MQTTv311
         self.receive_maximum = min(65535, max(1000, 5 * settings.ingest_batch_size))
         self.client = self._make_client()
@@ -138,6 +139,7 @@ class Ingestor:
                 self._fatal = f"the broker refused the ingestor's credentials ({reason_code})"
                 self._stop.set()
             return
+        self.connected_at = time.time()
         session = "resumed" if flags.session_present else "new"
         logger.info("connected to %s (%s session)", self.address.url, session)
         client.subscribe([(topic, 1) for topic in self.subscriptions])
@@ -154,7 +156,7 @@ class Ingestor:
     def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
         if not self._batch:
             self._batch_started = time.monotonic()
-        self._batch.append(RawMessage(message.topic, message.payload, self._clock()))
+        self._batch.append((message.topic, message.payload, self._clock()))  # a RawMessage, as a plain tuple
         self._acks.append((message.mid, message.qos))
         if len(self._batch) >= self.settings.ingest_batch_size:
             self._dispatch()

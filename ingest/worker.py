@@ -156,8 +156,8 @@ def worker_main(conn: Connection, settings_values: dict, stop_event) -> None:
                 break
             if message[0] == "stop":
                 break
-            _, batch_id, batch = message
-            result = writer.write(batch, stop_event.is_set)
+            _, batch_id, items = message
+            result = writer.write([RawMessage(*item) for item in items], stop_event.is_set)
             if result is None:
                 conn.send(("failed", batch_id, "the store or database kept failing while stopping"))
             else:
@@ -185,7 +185,7 @@ class ProcessBackend:
             self._process.join(5)
             raise DampWatchError(f"the ingest worker could not start: {detail}")
 
-    def submit(self, batch_id: int, batch: list[RawMessage]) -> None:
+    def submit(self, batch_id: int, batch: list[tuple]) -> None:
         self._conn.send(("batch", batch_id, batch))
 
     def results(self, timeout_s: float = 0.0) -> list[tuple[str, int, object]]:
@@ -221,8 +221,8 @@ class InlineBackend:
         self._done: collections.deque = collections.deque()
         self._stopping = False
 
-    def submit(self, batch_id: int, batch: list[RawMessage]) -> None:
-        result = self._writer.write(batch, lambda: self._stopping)
+    def submit(self, batch_id: int, batch: list[tuple]) -> None:
+        result = self._writer.write([RawMessage(*item) for item in batch], lambda: self._stopping)
         if result is None:
             self._done.append(("failed", batch_id, "the store or database kept failing while stopping"))
         else:

@@ -1,0 +1,167 @@
+"""Benchmark the scoring core at estate scale: full scoring over 90 days, then a one-day incremental update.
+
+Usage::
+
+    .venv/bin/python bench/score_scale.py [--n 1000 10000 100000] [--workers 2] [--chunk 2000]
+
+For each N, hourly data for N properties × 3 rooms (a bathroom, a kitchen, a bedroom) × 90 days is made in
+memory, batch by batch (``--chunk`` properties), and fed as arrays to :func:`analytics.scoring.score_rooms`:
+the same core ``dampwatch score`` runs on each batch (day summaries with the VTT mould index, the 14-day
+window, scores, bands, causes). The readings store, the app database and the wording of reasons are not
+part of the timing; data generation is timed separately. Batches run in ``--workers`` processes.
+
+Then every batch is updated by one more day (24 hours plus the 3 hours of context) from the mould state and
+day rows the full run left: the incremental path. Prints seconds, room-hours per second and peak resident
+memory (the largest process, and parent plus workers) for each N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import os
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from analytics.features import CONTEXT_HOURS, WINDOW_DAYS, HourlyConditions
+from analytics.risk import RoomTable
+from analytics.scoring import score_rooms
+
+DAYS = 90
+ROOM_TYPES = ("bathroom", "kitchen", "bedroom")
+PROFILES = 64
+HOUR0 = 20_200 * 24  # 2025-04-22 00:00 UTC; the season does not change the cost
+
+
+def _profiles(days: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A bank of hourly room climates, (PROFILES, 3 rooms, hours), from a fixed seed: some dry, some damp."""
+    rng = np.random.default_rng(7)
+    hours = days * 24 + CONTEXT_HOURS
+    t = np.arange(hours)
+    daily = np.sin(2 * np.pi * (t % 24 - 9) / 24)
+    temp = np.empty((PROFILES, 3, hours), dtype=np.float32)
+    rh = np.empty_like(temp)
+    rh_max = np.empty_like(temp)
+    for p in range(PROFILES):
+        damp = p % 4 == 0
+        for r in range(3):
+            base_t = rng.uniform(15.0, 21.0) + 1.5 * daily + rng.normal(0, 0.4, hours)
+            base_rh = (rng.uniform(68, 82) if damp else rng.uniform(45, 60)) - 3 * daily + rng.normal(0, 1.5, hours)
+            peaks = np.zeros(hours)
+            if r < 2:  # showers and cooking: a peak most days, decaying over a few hours
+                starts = np.flatnonzero(rng.random(hours) < 0.05)
+                for s in starts:
+                    decay = np.exp(-np.arange(6) / rng.uniform(0.5, 3.0)) * rng.uniform(10, 25)
+                    peaks[s: s + 6] += decay[: hours - s]
+            temp[p, r] = base_t
+            rh[p, r] = np.clip(base_rh + peaks, 5, 100)
+            rh_max[p, r] = np.clip(rh[p, r] + np.abs(rng.normal(0, 2, hours)) + peaks * 0.3, 5, 100)
+    return temp, rh, rh_max
+
+
+def _outdoor(hours: int) -> tuple[np.ndarray, np.ndarray]:
+    t = np.arange(hours)
+    return (6.0 + 4.0 * np.sin(2 * np.pi * (t % 24 - 9) / 24)).astype(np.float32), np.full(hours, 85.0, np.float32)
+
+
+def _chunk_conditions(chunk: int, properties: int, first_hour: int, hours: int) -> HourlyConditions:
+    """Conditions of one batch: profiles from the bank, shifted per room so that no two rooms are equal."""
+    temp_bank, rh_bank, max_bank = _BANK
+    rng = np.random.default_rng(chunk)
+    which = rng.integers(0, PROFILES, properties)
+    columns = slice(first_hour, first_hour + hours)
+    temp = temp_bank[which][:, :, columns].reshape(properties * 3, hours).astype(float)
+    shift = rng.normal(0.0, 1.0, (properties * 3, 1))
+    temp += shift
+    rh = rh_bank[which][:, :, columns].reshape(properties * 3, hours) + 2.0 * shift
+    rh_max = max_bank[which][:, :, columns].reshape(properties * 3, hours) + 2.0 * shift
+    out_t, out_rh = _OUTDOOR
+    t_out = np.broadcast_to(out_t[columns], temp.shape)
+    rh_out = np.broadcast_to(out_rh[columns], temp.shape)
+    return HourlyConditions(temp, rh.astype(float), rh_max.astype(float), t_out, rh_out,
+                            np.ones(temp.shape, dtype=bool), CONTEXT_HOURS)
+
+
+_BANK: tuple[np.ndarray, ...] = ()
+_OUTDOOR: tuple[np.ndarray, ...] = ()
+
+
+def _init() -> None:
+    global _BANK, _OUTDOOR
+    _BANK = _profiles(DAYS + 1)
+    _OUTDOOR = _outdoor((DAYS + 1) * 24 + CONTEXT_HOURS)
+
+
+def _table(properties: int) -> RoomTable:
+    return RoomTable(np.repeat(np.arange(properties), 3), np.tile(np.array(ROOM_TYPES), properties), properties)
+
+
+def _full(chunk: int, properties: int, state_dir: str) -> tuple[float, float, int, int]:
+    """Score one batch over 90 days; keep its state; return (generate s, score s, room-hours, peak RSS)."""
+    started = time.perf_counter()
+    conditions = _chunk_conditions(chunk, properties, 0, DAYS * 24 + CONTEXT_HOURS)
+    generated = time.perf_counter()
+    result = score_rooms(conditions, 0.75, _table(properties))
+    scored = time.perf_counter()
+    np.savez(Path(state_dir) / f"{chunk}.npz", index=result.state_index, dry=result.state_dry_hours,
+             days=result.days[:, -(WINDOW_DAYS - 1):], bands=result.assessment.band)
+    return generated - started, scored - generated, properties * 3 * DAYS * 24, _rss_kb()
+
+
+def _incremental(chunk: int, properties: int, state_dir: str) -> tuple[float, float, int, int]:
+    """Update one batch by one day from its kept state."""
+    kept = np.load(Path(state_dir) / f"{chunk}.npz")
+    started = time.perf_counter()
+    conditions = _chunk_conditions(chunk, properties, DAYS * 24, 24 + CONTEXT_HOURS)
+    generated = time.perf_counter()
+    score_rooms(conditions, 0.75, _table(properties), kept["index"], kept["dry"], kept["days"])
+    scored = time.perf_counter()
+    return generated - started, scored - generated, properties * 3 * 24, _rss_kb()
+
+
+def _rss_kb() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _run(pool: cf.Executor, job, n: int, chunk: int, state_dir: str) -> tuple[float, float, float, int, int]:
+    sizes = [min(chunk, n - start) for start in range(0, n, chunk)]
+    started = time.perf_counter()
+    results = list(pool.map(job, range(len(sizes)), sizes, [state_dir] * len(sizes)))
+    wall = time.perf_counter() - started
+    generate = sum(r[0] for r in results)
+    score = sum(r[1] for r in results)
+    return wall, generate, score, sum(r[2] for r in results), max(r[3] for r in results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, nargs="+", default=[1_000, 10_000, 100_000], help="numbers of properties")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: one per core)")
+    parser.add_argument("--chunk", type=int, default=2_000, help="properties per batch")
+    args = parser.parse_args()
+    print(f"scoring core, {DAYS} days x 3 rooms per property, batches of {args.chunk} properties, "
+          f"{args.workers} worker process(es)")
+    with cf.ProcessPoolExecutor(args.workers, initializer=_init) as pool:
+        list(pool.map(_rss_kb, range(args.workers)))  # start the workers (and build their profile banks)
+        for n in args.n:
+            with tempfile.TemporaryDirectory() as state_dir:
+                wall, generate, score, room_hours, rss = _run(pool, _full, n, args.chunk, state_dir)
+                print(f"N={n:>7,}  full 90 days : {wall:7.2f} s wall ({score:7.2f} s scoring + {generate:6.2f} s "
+                      f"generating, CPU summed over workers), {room_hours / wall / 1e6:6.2f} M room-hours/s, "
+                      f"peak RSS per worker {rss / 1024:,.0f} MB")
+                wall, generate, score, room_hours, rss = _run(pool, _incremental, n, args.chunk, state_dir)
+                print(f"N={n:>7,}  incremental 1 day: {wall:7.2f} s wall ({score:7.2f} s scoring + {generate:6.2f} s "
+                      f"generating), {room_hours / wall / 1e6:6.2f} M room-hours/s, "
+                      f"peak RSS per worker {rss / 1024:,.0f} MB")
+    parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(f"peak RSS: parent {parent / 1024:,.0f} MB, largest worker {children / 1024:,.0f} MB, "
+          f"total at most {(parent + args.workers * children) / 1024:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
