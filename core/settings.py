@@ -42,7 +42,9 @@ class Settings(BaseSettings):
         description="App database (SQLAlchemy URL): sqlite:///path or postgresql+psycopg://user@host/db.",
     )
     readings_url: str = Field(
-        "sqlite:///var/readings.db", description="Readings store: sqlite:///path (more backends later)."
+        "sqlite:///var/readings.db",
+        description="Readings store: sqlite:///path, influxdb2://TOKEN@host:8086/ORG/BUCKET or "
+        "victoriametrics://host:8428 (see README, Readings stores).",
     )
     mqtt_url: str | None = Field(
         None,

@@ -120,6 +120,8 @@ class BatchWriter:
                 change.max_seq = reading.seq if change.max_seq is None else max(change.max_seq, reading.seq)
             if reading.flags & FLAG_UNTIMED:
                 change.untimed += 1
+        if stored_by_device is None:  # the backend cannot tell new from redelivered: count what arrived
+            stored_by_device = collections.Counter(r.device_id for r in readings)
         known_statuses = [(s, at) for s, at in statuses if s.device_id in self._known_devices]
         if not (updates or dead or known_statuses):
             return
@@ -156,7 +158,7 @@ class BatchWriter:
                             "seen": u.last_seen,
                             "battery": u.battery_v,
                             "received": received_at,
-                            "stored": (stored_by_device or {}).get(device_id, 0),
+                            "stored": stored_by_device.get(device_id, 0),
                             "untimed_n": u.untimed,
                             "min_seq": u.min_seq,
                             "max_seq": u.max_seq,
