@@ -559,6 +559,43 @@ def _publish_with_progress(sim, url: str):
     return stats
 
 
+def _publish_in_process(params: dict, url: str, done, failure) -> None:
+    """Child process of the demo: rebuild the same simulation (it is deterministic) and publish it."""
+    import simulator
+
+    try:
+        estate = simulator.build_estate(seed=params["seed"], homes=params["homes"])
+        sim = simulator.simulate(estate, start=params["start"], days=params["days"],
+                                 interval_minutes=params["interval_minutes"], prefix=params["prefix"])
+
+        def progress(n: int) -> None:
+            done.value = n
+
+        simulator.publish(sim.iter_messages(), url, progress=progress, client_id="dampwatch-simulator")
+    except Exception as exc:  # reported to the parent, which says what failed
+        failure.value = str(exc)[:500].encode()
+        raise
+
+
+def _publish_beside(params: dict, total: int, url: str) -> None:
+    """Publish from a second process, so the simulator and the ingestor each get a core."""
+    import multiprocessing as mp
+
+    context = mp.get_context("spawn")
+    done, failure = context.Value("q", 0), context.Array("c", 512)
+    process = context.Process(target=_publish_in_process, args=(params, url, done, failure), daemon=True)
+    started = time.monotonic()
+    process.start()
+    with progress_bar() as bar:
+        task = bar.add_task("publishing", total=total, rate="")
+        while process.is_alive():
+            process.join(0.2)
+            elapsed = max(time.monotonic() - started, 1e-6)
+            bar.update(task, completed=done.value, rate=f"{done.value / elapsed:,.0f} msg/s")
+    if process.exitcode != 0:
+        raise click.ClickException(f"the simulator's publisher failed: {failure.value.decode() or process.exitcode}")
+
+
 @main.command()
 @click.option("--homes", default=50, show_default=True, help="How many homes the simulated estate has.")
 @click.option("--days", default=30.0, show_default=True, help="How many days of readings.")
@@ -591,12 +628,14 @@ def demo(context: Context, homes: int, days: float, seed: int, fresh: bool) -> N
         thread.start()
         if not ingestor.wait_connected(15):
             raise click.ClickException(f"the ingestor could not connect to {url}")
-        stats = _publish_with_progress(sim, url)
+        params = {"seed": seed, "homes": homes, "days": days, "start": start_utc, "interval_minutes": 10,
+                  "prefix": settings.mqtt_topic_prefix}
+        _publish_beside(params, sim.message_count, url)
         expected = len(sim.expected)
         _wait_until_stored(context, ingestor, expected, before=0)
         ingestor.stop()
         thread.join(30)
-    _print_summary(context, sim, ingestor, stats)
+    _print_summary(context, sim, ingestor)
 
 
 def _reset_local_data(settings: Settings) -> None:
@@ -627,7 +666,7 @@ def _wait_until_stored(context: Context, ingestor, expected: int, before: int, t
                    int(ingestor.metrics.stored._value.get()) - before, expected)
 
 
-def _print_summary(context: Context, sim, ingestor, stats) -> None:
+def _print_summary(context: Context, sim, ingestor) -> None:
     from core.health import device_rows
 
     with context.database.session() as session:
@@ -639,6 +678,7 @@ def _print_summary(context: Context, sim, ingestor, stats) -> None:
     table.add_row("devices", str(len(sim.estate.devices)))
     table.add_row("messages published", str(sim.message_count))
     table.add_row("readings stored", str(context.store.count()))
+    table.add_row("readings the simulator expects", str(len(sim.expected)))
     table.add_row("duplicates ignored", str(int(metrics.get("dampwatch_ingest_readings_duplicate_total", 0))))
     table.add_row("rejected (dead letters)", str(sum(rejected.values())))
     for reason, count in sorted(rejected.items()):
