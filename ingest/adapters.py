@@ -82,7 +82,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import logging
 import math
 import re
@@ -95,11 +94,11 @@ from core.model import DEVICE_ID_PATTERN
 from core.readings import Reading
 from ingest.parse import (
     DEFAULT_MAX_FUTURE_S,
-    MAX_PAYLOAD_BYTES,
     InvalidReading,
     ParseResult,
     Reason,
     Rejection,
+    decode_payload,
     reading_from_document,
 )
 
@@ -231,20 +230,7 @@ def _names(rules: Sequence[FieldRule], target: str) -> str:
 
 def load_json(payload: bytes) -> object:
     """Decode a JSON payload under the native size limit; raises ``InvalidReading``."""
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise InvalidReading(
-            Reason.PAYLOAD_TOO_LARGE, f"payload is {len(payload)} bytes; at most {MAX_PAYLOAD_BYTES} are accepted"
-        )
-    try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidReading(Reason.NOT_UTF8, f"payload is not UTF-8 (byte {exc.start})") from None
-    try:
-        return json.loads(text)
-    except RecursionError:
-        raise InvalidReading(Reason.TOO_DEEPLY_NESTED, "payload JSON is nested too deeply") from None
-    except ValueError as exc:
-        raise InvalidReading(Reason.INVALID_JSON, f"payload is not valid JSON: {exc}") from None
+    return decode_payload(payload)
 
 
 def _object(document: object, what: str) -> dict:

@@ -134,7 +134,7 @@ def parse(
         result.rejections.append(Rejection(bad.reason, bad.detail))
         return result
     try:
-        document = _decode(payload)
+        document = decode_payload(payload)
         if kind == "status":
             result.status = _status(device_id, document)
             return result
@@ -176,7 +176,8 @@ def parse(
     return result
 
 
-def _decode(payload: bytes) -> object:
+def decode_payload(payload: bytes) -> object:
+    """JSON from a payload under the 64 KiB limit; raises ``InvalidReading`` with the reason code."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise InvalidReading(
             Reason.PAYLOAD_TOO_LARGE, f"payload is {len(payload)} bytes; at most {MAX_PAYLOAD_BYTES} are accepted"
