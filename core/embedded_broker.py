@@ -34,8 +34,9 @@ class AmqttBroker:
                 "no MQTT broker available: install Mosquitto ('apt-get install mosquitto') or the "
                 "embedded one ('pip install dampwatch[embedded-broker]'), or set DAMPWATCH_MQTT_URL"
             ) from exc
+        self.host = "127.0.0.1"
         self.port = port or free_port()
-        self.url = f"mqtt://127.0.0.1:{self.port}"
+        self.url = f"mqtt://{self.host}:{self.port}"
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="amqtt", daemon=True)
         self._broker = None

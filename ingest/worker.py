@@ -180,7 +180,10 @@ class ProcessBackend:
         )
         self._process.start()
         child.close()
-        kind, _, detail = self._conn.recv()
+        try:
+            kind, _, detail = self._conn.recv()
+        except EOFError:
+            kind, detail = "error", f"it exited with code {self._process.exitcode} before it was ready"
         if kind != "ready":
             self._process.join(5)
             raise DampWatchError(f"the ingest worker could not start: {detail}")
