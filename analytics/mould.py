@@ -55,6 +55,7 @@ __all__ = [
     "mould_growth_rate",
     "mould_index",
     "mould_index_2d",
+    "mould_index_daily",
     "mould_index_step",
 ]
 
@@ -548,10 +549,16 @@ def _mould_index_core(
     dry_hours: np.ndarray,
     sens: VTTSensitivity,
     decline_coefficient: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Run the recurrence over (rows, hours) arrays from per-row state; return index and new state."""
+    record_every: int = 0,
+) -> tuple[np.ndarray, ...]:
+    """Run the recurrence over (rows, hours) arrays from per-row state; return index and new state.
+
+    With ``record_every`` > 0 the index comes back hour-major, as the (rows, hours) transpose of an
+    (hours, rows) array (no transposing copy), followed by the index and dry-spell count at the start of
+    every ``record_every``-th hour, shape (rows, ceil(hours / record_every)).
+    """
     rows, hours = temp.shape
-    out = np.empty((rows, hours), dtype=float)
+    out = np.empty((hours, rows) if record_every else (rows, hours), dtype=float)
     m = index.astype(float, copy=True)
     dry = dry_hours.astype(np.int64, copy=True)
     decline_table = _decline_table(decline_coefficient)
@@ -560,38 +567,55 @@ def _mould_index_core(
     k1_other = np.empty(rows)
     below_one = np.empty(rows, dtype=bool)
     block = max(1, min(hours, _BLOCK_ELEMENTS // max(rows, 1)))
+    if record_every:
+        # Blocks of whole records, so that each record's start falls on a block boundary or inside one.
+        block = max(record_every, block - block % record_every)
+        records = -(-hours // record_every)
+        recorded_index = np.empty((rows, records))
+        recorded_dry = np.empty((rows, records), dtype=np.int64)
     ws = _Workspace(block, rows)
     for start in range(0, hours, block):
         stop = min(start + block, hours)
+        if record_every:
+            recorded_index[:, start // record_every] = m
+            recorded_dry[:, start // record_every] = dry
         np.copyto(ws.temp[: stop - start], temp[:, start:stop].T)
         np.copyto(ws.rh[: stop - start], rh[:, start:stop].T)
         rate, m_max, decline, dry = _prepare_block(ws, stop - start, dry, sens, decline_table)
         result = ws.result[: stop - start]
         if rows == 1:
             m[0] = _single_row_steps(m[0], rate[:, 0], m_max[:, 0], decline[:, 0], sens, result[:, 0])
+        else:
+            for hour in range(stop - start):
+                # k2 = max(1 - exp(2.3 (M - M_max)), 0) with M at the start of the hour
+                np.subtract(m, m_max[hour], out=k2)
+                np.multiply(k2, VTT_K2_COEFFICIENT, out=k2)
+                np.exp(k2, out=k2)
+                np.subtract(1.0, k2, out=k2)
+                np.maximum(k2, 0.0, out=k2)
+                # k1 by M at the start of the hour; multiplying by a boolean selects exactly
+                np.less(m, 1.0, out=below_one)
+                np.multiply(below_one, sens.k1_below_one, out=k1)
+                np.logical_not(below_one, out=below_one)
+                np.multiply(below_one, sens.k1_from_one, out=k1_other)
+                np.add(k1, k1_other, out=k1)
+                # ΔM: growth (zero in unfavourable hours) plus decline (zero in favourable ones)
+                np.multiply(k1, k2, out=k2)
+                np.multiply(k2, rate[hour], out=k2)
+                np.add(k2, decline[hour], out=k2)
+                np.add(m, k2, out=m)
+                np.maximum(m, 0.0, out=m)
+                result[hour] = m
+        if record_every:
+            out[start:stop] = result
+            # ws.position holds each hour's dry-spell count after that hour (see _prepare_block).
+            for local in range(record_every, stop - start, record_every):
+                recorded_index[:, (start + local) // record_every] = result[local - 1]
+                recorded_dry[:, (start + local) // record_every] = ws.position[local - 1]
+        else:
             out[:, start:stop] = result.T
-            continue
-        for hour in range(stop - start):
-            # k2 = max(1 - exp(2.3 (M - M_max)), 0) with M at the start of the hour
-            np.subtract(m, m_max[hour], out=k2)
-            np.multiply(k2, VTT_K2_COEFFICIENT, out=k2)
-            np.exp(k2, out=k2)
-            np.subtract(1.0, k2, out=k2)
-            np.maximum(k2, 0.0, out=k2)
-            # k1 by M at the start of the hour; multiplying by a boolean selects exactly
-            np.less(m, 1.0, out=below_one)
-            np.multiply(below_one, sens.k1_below_one, out=k1)
-            np.logical_not(below_one, out=below_one)
-            np.multiply(below_one, sens.k1_from_one, out=k1_other)
-            np.add(k1, k1_other, out=k1)
-            # ΔM: growth (zero in unfavourable hours) plus decline (zero in favourable ones)
-            np.multiply(k1, k2, out=k2)
-            np.multiply(k2, rate[hour], out=k2)
-            np.add(k2, decline[hour], out=k2)
-            np.add(m, k2, out=m)
-            np.maximum(m, 0.0, out=m)
-            result[hour] = m
-        out[:, start:stop] = result.T
+    if record_every:
+        return out.T, m, dry, recorded_index, recorded_dry
     return out, m, dry
 
 
@@ -684,7 +708,12 @@ def mould_index_2d(
             f"temp_air has shape {temp.shape} but relative_humidity has shape {rh.shape}; "
             "pass one value per room and hour for both"
         )
-    rows = temp.shape[0]
+    m0, dry0 = _rows_state(temp.shape[0], state_index, state_dry_hours)
+    return _mould_index_core(temp, rh, m0, dry0, sens, c_mat)
+
+
+def _rows_state(rows: int, state_index: Any, state_dry_hours: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Check and return the per-row starting state (zeros where omitted)."""
     if state_index is None:
         m0 = np.zeros(rows)
     else:
@@ -697,7 +726,78 @@ def mould_index_2d(
                 "pass one value per row of temp_air"
             )
     _check_state(m0, dry0, "state_")
-    return _mould_index_core(temp, rh, m0, dry0.astype(np.int64), sens, c_mat)
+    return m0, dry0.astype(np.int64)
+
+
+def mould_index_daily(
+    temp_air: Any,
+    relative_humidity: Any,
+    state_index: Any = None,
+    state_dry_hours: Any = None,
+    sensitivity: str | VTTSensitivity = "sensitive",
+    decline_coefficient: float = 1.0,
+    hours_per_day: int = 24,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    r"""
+    Hourly VTT mould index for many surfaces, with the state at the start of every day.
+
+    Parameters
+    ----------
+    temp_air, relative_humidity : array_like, shape (rooms, hours)
+        Surface temperature [°C] and relative humidity [%], as for :func:`mould_index_2d`. Arrays stored
+        hour-major (the transposes of (hours, rooms) arrays) are read without a transposing copy.
+    state_index, state_dry_hours : array_like, shape (rooms,), optional
+        State before the first hour; zeros if omitted.
+    sensitivity : str or VTTSensitivity, default "sensitive"
+        Material sensitivity class, see :func:`mould_index_2d`.
+    decline_coefficient : float, default 1.0
+        Material decline coefficient C_mat ≥ 0. [-]
+    hours_per_day : int, default 24
+        Hours from one recorded state to the next. [h]
+
+    Returns
+    -------
+    mould_index : numpy.ndarray, shape (rooms, hours)
+        Mould index at the end of each hour (a view of an hour-major array). [-]
+    day_index : numpy.ndarray, shape (rooms, days)
+        Mould index at the start of each day (before hour ``day * hours_per_day``). [-]
+    day_dry_hours : numpy.ndarray of int, shape (rooms, days)
+        Dry-spell count at the start of each day. [h]
+    state_index, state_dry_hours : numpy.ndarray, shape (rooms,)
+        State after the last hour, to pass to the next call.
+
+    Raises
+    ------
+    ValueError
+        As :func:`mould_index_2d`, or if ``hours_per_day`` is not a positive whole number.
+
+    Notes
+    -----
+    The numbers are those of :func:`mould_index_2d` (the same core); the recorded states are exactly
+    what :func:`mould_index_2d` would return if called one day at a time, so a later run can restart
+    from the start of any day. One call costs far less than one call per day.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> index, day_index, day_dry, _, _ = mould_index_daily(np.full((1, 48), 20.0), [[90.0] * 24 + [60.0] * 24])
+    >>> day_dry.tolist(), round(float(day_index[0, 1]), 4) == round(float(index[0, 23]), 4)
+    ([[0, 0]], True)
+    """
+    if isinstance(hours_per_day, bool) or not isinstance(hours_per_day, int | np.integer) or hours_per_day < 1:
+        raise ValueError(f"hours_per_day must be a whole number of hours, 1 or more, got {hours_per_day!r}")
+    sens = _sensitivity(sensitivity)
+    c_mat = _decline_coefficient(decline_coefficient)
+    temp = np.asarray(as_numeric(temp_air, "temp_air"), dtype=float)
+    rh = np.asarray(as_numeric(relative_humidity, "relative_humidity"), dtype=float)
+    if temp.ndim != 2 or temp.shape != rh.shape:
+        raise ValueError(
+            f"temp_air and relative_humidity must be (rooms, hours) arrays of the same shape, got "
+            f"{temp.shape} and {rh.shape}"
+        )
+    m0, dry0 = _rows_state(temp.shape[0], state_index, state_dry_hours)
+    index, m, dry, day_index, day_dry = _mould_index_core(temp, rh, m0, dry0, sens, c_mat, int(hours_per_day))
+    return index, day_index, day_dry, m, dry
 
 
 def mould_index_step(

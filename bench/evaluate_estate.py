@@ -3,6 +3,7 @@
 Usage::
 
     .venv/bin/python bench/evaluate_estate.py [--homes 500] [--days 90] [--seed 2026] [--out var/eval]
+        [--reuse-readings]
 
 Steps, each timed: simulate the estate (``simulator``), write what a correct ingestor would store
 (``Simulation.expected``) straight into a SQLite readings store (no MQTT), import the asset register, score
@@ -10,7 +11,8 @@ every home with the physics score (``analytics.scoring.score_estate``, as ``damp
 evaluate it against ``truth.csv`` (as ``dampwatch evaluate``); then train the model on the simulated
 inspection outcomes (as ``dampwatch train``), score again with it (if it passes its quality gate) and
 evaluate again. Prints ROC AUC and precision at the top 10 % (and more) for both, and writes the files,
-plots and model into ``--out``.
+plots and model into ``--out``. ``--reuse-readings`` keeps a readings store left in ``--out`` by an earlier
+run with the same estate (the simulator is deterministic), skipping the slowest step.
 """
 
 from __future__ import annotations
@@ -74,11 +76,21 @@ def main() -> None:
     parser.add_argument("--start", default="2025-11-03", help="first simulated day (UTC), default 2025-11-03")
     parser.add_argument("--capacity", type=float, default=10.0, help="inspection capacity [%%]")
     parser.add_argument("--out", type=Path, default=Path("var/eval"))
+    parser.add_argument("--reuse-readings", action="store_true",
+                        help="keep the readings store an earlier run of the same estate left in --out")
     args = parser.parse_args()
 
     out = args.out
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
+    readings_db = out / "readings.db"
+    reuse = args.reuse_readings and readings_db.is_file()
+    if reuse:
+        for name in ("app.db", "app.db-wal", "app.db-shm"):
+            (out / name).unlink(missing_ok=True)
+        for folder in ("models", "plots-physics", "plots-model"):
+            shutil.rmtree(out / folder, ignore_errors=True)
+    else:
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
     start = dt.datetime.fromisoformat(args.start).replace(tzinfo=dt.UTC)
     end = start + dt.timedelta(days=args.days)
 
@@ -92,8 +104,11 @@ def main() -> None:
 
     t = time.perf_counter()
     store = SQLiteReadingsStore(f"sqlite:///{out.resolve()}/readings.db")
-    stored = _write_expected(store, sim.expected)
-    print(f"stored {stored:,} readings in SQLite (no MQTT): {time.perf_counter() - t:.1f} s")
+    if reuse:
+        print(f"kept the {store.count():,} readings of the earlier run in {readings_db}")
+    else:
+        stored = _write_expected(store, sim.expected)
+        print(f"stored {stored:,} readings in SQLite (no MQTT): {time.perf_counter() - t:.1f} s")
     del sim
 
     database = Database(f"sqlite:///{out.resolve()}/app.db")
@@ -112,7 +127,7 @@ def main() -> None:
 
     t = time.perf_counter()
     outcomes, _ = read_outcomes_csv(out / "outcomes.csv")
-    X, y, groups, used = training_frame(database, store, outcomes)
+    X, y, groups, _ = training_frame(database, store, outcomes)
     trained = train(X, y, groups, capacity_pct=args.capacity, data={
         "outcomes_file": str(out / "outcomes.csv"), "outcomes_sha256": file_sha256(out / "outcomes.csv")})
     save_model(trained, out / "models")

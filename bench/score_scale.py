@@ -29,7 +29,7 @@ import numpy as np
 
 from analytics.features import CONTEXT_HOURS, WINDOW_DAYS, HourlyConditions
 from analytics.risk import RoomTable
-from analytics.scoring import score_rooms
+from analytics.scoring import DAY_ROWS_KEPT, score_rooms
 
 DAYS = 90
 ROOM_TYPES = ("bathroom", "kitchen", "bedroom")
@@ -38,28 +38,28 @@ HOUR0 = 20_200 * 24  # 2025-04-22 00:00 UTC; the season does not change the cost
 
 
 def _profiles(days: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A bank of hourly room climates, (PROFILES, 3 rooms, hours), from a fixed seed: some dry, some damp."""
+    """A bank of hourly room climates, (hours, PROFILES × 3 rooms), from a fixed seed: some dry, some damp."""
     rng = np.random.default_rng(7)
     hours = days * 24 + CONTEXT_HOURS
     t = np.arange(hours)
     daily = np.sin(2 * np.pi * (t % 24 - 9) / 24)
-    temp = np.empty((PROFILES, 3, hours), dtype=np.float32)
+    temp = np.empty((hours, PROFILES * 3), dtype=np.float32)
     rh = np.empty_like(temp)
     rh_max = np.empty_like(temp)
     for p in range(PROFILES):
         damp = p % 4 == 0
         for r in range(3):
+            column = 3 * p + r
             base_t = rng.uniform(15.0, 21.0) + 1.5 * daily + rng.normal(0, 0.4, hours)
             base_rh = (rng.uniform(68, 82) if damp else rng.uniform(45, 60)) - 3 * daily + rng.normal(0, 1.5, hours)
             peaks = np.zeros(hours)
             if r < 2:  # showers and cooking: a peak most days, decaying over a few hours
-                starts = np.flatnonzero(rng.random(hours) < 0.05)
-                for s in starts:
+                for s in np.flatnonzero(rng.random(hours) < 0.05):
                     decay = np.exp(-np.arange(6) / rng.uniform(0.5, 3.0)) * rng.uniform(10, 25)
                     peaks[s: s + 6] += decay[: hours - s]
-            temp[p, r] = base_t
-            rh[p, r] = np.clip(base_rh + peaks, 5, 100)
-            rh_max[p, r] = np.clip(rh[p, r] + np.abs(rng.normal(0, 2, hours)) + peaks * 0.3, 5, 100)
+            temp[:, column] = base_t
+            rh[:, column] = np.clip(base_rh + peaks, 5, 100)
+            rh_max[:, column] = np.clip(rh[:, column] + np.abs(rng.normal(0, 2, hours)) + peaks * 0.3, 5, 100)
     return temp, rh, rh_max
 
 
@@ -69,21 +69,28 @@ def _outdoor(hours: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _chunk_conditions(chunk: int, properties: int, first_hour: int, hours: int) -> HourlyConditions:
-    """Conditions of one batch: profiles from the bank, shifted per room so that no two rooms are equal."""
+    """Conditions of one batch: profiles from the bank, shifted per room so that no two rooms are equal.
+
+    The arrays are made hour-major, (hours, rooms), and handed over as their (rooms, hours) transposes, as
+    :func:`analytics.registry.read_room_hours` does.
+    """
     temp_bank, rh_bank, max_bank = _BANK
     rng = np.random.default_rng(chunk)
-    which = rng.integers(0, PROFILES, properties)
-    columns = slice(first_hour, first_hour + hours)
-    temp = temp_bank[which][:, :, columns].reshape(properties * 3, hours).astype(float)
-    shift = rng.normal(0.0, 1.0, (properties * 3, 1))
+    columns = (3 * rng.integers(0, PROFILES, properties)[:, None] + np.arange(3)).ravel()
+    window = slice(first_hour, first_hour + hours)
+    shift = rng.normal(0.0, 1.0, properties * 3).astype(np.float32)
+    temp = temp_bank[window].take(columns, axis=1)
     temp += shift
-    rh = rh_bank[which][:, :, columns].reshape(properties * 3, hours) + 2.0 * shift
-    rh_max = max_bank[which][:, :, columns].reshape(properties * 3, hours) + 2.0 * shift
+    shift *= 2.0
+    rh = rh_bank[window].take(columns, axis=1)
+    rh += shift
+    rh_max = max_bank[window].take(columns, axis=1)
+    rh_max += shift
     out_t, out_rh = _OUTDOOR
-    t_out = np.broadcast_to(out_t[columns], temp.shape)
-    rh_out = np.broadcast_to(out_rh[columns], temp.shape)
-    return HourlyConditions(temp, rh.astype(float), rh_max.astype(float), t_out, rh_out,
-                            np.ones(temp.shape, dtype=bool), CONTEXT_HOURS)
+    shape = (properties * 3, hours)
+    t_out = np.broadcast_to(out_t[window][:, None], shape[::-1]).T
+    rh_out = np.broadcast_to(out_rh[window][:, None], shape[::-1]).T
+    return HourlyConditions(temp.T, rh.T, rh_max.T, t_out, rh_out, np.ones(shape[::-1], dtype=bool).T, CONTEXT_HOURS)
 
 
 _BANK: tuple[np.ndarray, ...] = ()
@@ -105,7 +112,8 @@ def _full(chunk: int, properties: int, state_dir: str) -> tuple[float, float, in
     started = time.perf_counter()
     conditions = _chunk_conditions(chunk, properties, 0, DAYS * 24 + CONTEXT_HOURS)
     generated = time.perf_counter()
-    result = score_rooms(conditions, 0.75, _table(properties))
+    # As 'dampwatch score --full': only the day rows that are kept (the last 28) are summarised.
+    result = score_rooms(conditions, 0.75, _table(properties), first_kept_day=DAYS - DAY_ROWS_KEPT)
     scored = time.perf_counter()
     np.savez(Path(state_dir) / f"{chunk}.npz", index=result.state_index, dry=result.state_dry_hours,
              days=result.days[:, -(WINDOW_DAYS - 1):], bands=result.assessment.band)
@@ -123,7 +131,7 @@ def _incremental(chunk: int, properties: int, state_dir: str) -> tuple[float, fl
     return generated - started, scored - generated, properties * 3 * 24, _rss_kb()
 
 
-def _rss_kb() -> int:
+def _rss_kb(_: object = None) -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 

@@ -692,3 +692,14 @@ def _print_summary(context: Context, sim, ingestor) -> None:
     out.print(f"data left in {context.settings.var_dir}/ (readings: {context.settings.readings_url}; "
               f"app database: {context.settings.redacted()['database_url']})")
     out.print("see every device: dampwatch devices; rejected input: dampwatch dead-letters")
+
+
+def _register_analytics_commands() -> None:
+    """score, risk export, train, evaluate and weather import (analytics), wired in here like every box."""
+    from dampwatch.commands_analytics import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register_analytics_commands()

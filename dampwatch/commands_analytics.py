@@ -40,6 +40,7 @@ EXPORT_COLUMNS = (
     "driver_room",
     "cause",
     "cold_home",
+    "ventilation",
     "reasons",
     "what_would_help",
     "data_coverage",
@@ -164,7 +165,7 @@ def risk() -> None:
     """Risk results: export the latest scores."""
 
 
-def _export_record(row) -> dict[str, Any]:
+def _export_record(row, ventilation: dict[str, float]) -> dict[str, Any]:
     return {
         "uprn": row.uprn,
         "score": None if row.score is None else round(row.score, 1),
@@ -172,6 +173,7 @@ def _export_record(row) -> dict[str, Any]:
         "driver_room": row.driver_room,
         "cause": row.cause,
         "cold_home": row.cold_home,
+        "ventilation": ventilation,
         "reasons": list(row.reasons),
         "what_would_help": list(row.what_would_help),
         "data_coverage": round(row.data_coverage, 3),
@@ -189,14 +191,19 @@ def _export_record(row) -> dict[str, Any]:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout).")
 @pass_context
 def risk_export(context, fmt: str, output: Path | None) -> None:
-    """Export the latest risk of every property, highest score first."""
-    from analytics.scoring import latest_risk
+    """Export the latest risk of every property, highest score first.
+
+    Besides score, band, driver room, cause, reasons and what would help, each property carries the
+    cold-home insight and the ventilation score (0-100) of each wet room with enough showers or cooking.
+    """
+    from analytics.scoring import latest_risk, ventilation_scores
 
     with context.database.session() as session:
         run, rows = latest_risk(session)
-        records = [_export_record(row) for row in rows]
-    if run is None:
-        raise click.ClickException("no risk has been computed yet; run 'dampwatch score' first")
+        if run is None:
+            raise click.ClickException("no risk has been computed yet; run 'dampwatch score' first")
+        ventilation = ventilation_scores(session, run.id)
+        records = [_export_record(row, ventilation.get(row.uprn, {})) for row in rows]
     handle = open(output, "w", newline="", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
     try:
         if fmt == "json":
@@ -208,7 +215,9 @@ def risk_export(context, fmt: str, output: Path | None) -> None:
             for record in records:
                 writer.writerow({**record, "reasons": " ".join(record["reasons"]),
                                  "what_would_help": " ".join(record["what_would_help"]),
-                                 "cold_home": "yes" if record["cold_home"] else "no"})
+                                 "cold_home": "yes" if record["cold_home"] else "no",
+                                 "ventilation": "; ".join(f"{room} {score:.0f}"
+                                                          for room, score in record["ventilation"].items())})
     finally:
         if output:
             handle.close()

@@ -1,9 +1,21 @@
-"""Fixtures for the analytics tests: reproducible hourly surface climates."""
+"""Fixtures for the analytics tests: reproducible hourly surface climates and simulated estates."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import shutil
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
+
+import simulator
+from core.assets import import_assets, read_asset_csv
+from core.db import Database
+from core.readings import Reading
+from core.store_sqlite import SQLiteReadingsStore
 
 
 def _surface_climate(rng: np.random.Generator, hours: int) -> tuple[np.ndarray, np.ndarray]:
@@ -57,3 +69,121 @@ def surface_climates(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Hourly surface climates for 12 cold spots over 45 days, as (rooms, hours) arrays."""
     pairs = [_surface_climate(rng, 24 * 45) for _ in range(12)]
     return np.array([pair[0] for pair in pairs]), np.array([pair[1] for pair in pairs])
+
+
+# --------------------------------------------------------------------------------------------------------
+# Simulated estates for the risk tests
+# --------------------------------------------------------------------------------------------------------
+
+#: A January window in the past (the simulator's tests use the same).
+WINTER_START = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+
+
+def readings_from(expected: pd.DataFrame) -> list[Reading]:
+    """The simulator's expected readings as canonical readings, ready for ``store.write``."""
+    seconds = (expected["ts"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+    return [
+        Reading(device, dt.datetime.fromtimestamp(ts, dt.UTC), t, h, b, q)
+        for device, ts, t, h, b, q in zip(
+            expected["device_id"].tolist(), seconds.tolist(), expected["temperature_c"].tolist(),
+            expected["humidity_pct"].tolist(), expected["battery_v"].tolist(), expected["seq"].tolist(), strict=True)
+    ]
+
+
+def readings_file(sim: simulator.Simulation, path: Path) -> Path:
+    """A SQLite readings store file holding the simulation's expected readings (copy it for each test)."""
+    store = SQLiteReadingsStore(f"sqlite:///{path}")
+    try:
+        store.write(readings_from(sim.expected))
+        store._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        store.close()
+    return path
+
+
+def register(sim: simulator.Simulation, database: Database, folder: Path) -> None:
+    """Import the simulated estate's asset register into the app database."""
+    path = simulator.write_estate_csv(sim.estate, folder / "estate.csv")
+    rows, errors = read_asset_csv(Path(path))
+    assert errors == []
+    with database.session() as session:
+        import_assets(session, rows)
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoredEstate:
+    """A simulated estate stored, registered and scored once (read it, do not change it)."""
+
+    sim: simulator.Simulation
+    database: Database
+    store: SQLiteReadingsStore
+    end: dt.datetime
+    folder: Path
+    offline_uprn: str  # a healthy home whose living-room sensor fell silent for the last week
+    gap_uprn: str  # a healthy home whose bedroom sensor was off for a week in the middle of the window
+
+    def copy_to(self, folder: Path) -> tuple[str, str]:
+        """Copy the app database and readings store into ``folder``; return their URLs."""
+        with self.database.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.store._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        for name in ("app.db", "readings.db"):
+            shutil.copyfile(self.folder / name, folder / name)
+        return f"sqlite:///{folder}/app.db", f"sqlite:///{folder}/readings.db"
+
+
+@pytest.fixture(scope="session")
+def winter_sim() -> simulator.Simulation:
+    """Forty homes over three winter weeks, every sensor fault switched on."""
+    return simulator.simulate(simulator.build_estate(seed=11, homes=40), WINTER_START, days=21)
+
+
+@pytest.fixture(scope="session")
+def scored_estate(winter_sim, tmp_path_factory) -> ScoredEstate:
+    """The winter estate in a SQLite store and app database, scored (physics) at the end of its window."""
+    from analytics.scoring import score_estate
+
+    folder = tmp_path_factory.mktemp("scored_estate")
+    sim = winter_sim
+    truth = sim.truth
+    healthy = sorted(set(truth.loc[~truth["property_damp_prone"], "uprn"]))
+    offline_uprn, gap_uprn = healthy[0], healthy[1]
+    expected = sim.expected
+    end = sim.end
+    week = pd.Timedelta(days=7)
+    silent = (expected["device_id"] == f"sim-{offline_uprn}-living_room") & (expected["ts"] >= end - week)
+    gap = (expected["device_id"] == f"sim-{gap_uprn}-bedroom_1") & (expected["ts"] >= end - 2 * week) & (
+        expected["ts"] < end - week)
+    store = SQLiteReadingsStore(f"sqlite:///{folder}/readings.db")
+    store.write(readings_from(expected[~silent & ~gap]))
+    database = Database(f"sqlite:///{folder}/app.db")
+    register(sim, database, folder)
+    score_estate(database, store, now=end, full=True)
+    try:
+        yield ScoredEstate(sim, database, store, end, folder, offline_uprn, gap_uprn)
+    finally:
+        store.close()
+        database.dispose()
+
+
+def inspections(rng: np.random.Generator, homes: int = 150, signal: float = 2.5) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Synthetic training data: two inspections per home, mould found more often the higher the physics
+    score (unrelated to the features when ``signal`` is 0)."""
+    from analytics.risk_model import NUMERIC_FEATURES
+
+    n = 2 * homes
+    X = pd.DataFrame({name: rng.normal(size=n) for name in NUMERIC_FEATURES})
+    X.loc[rng.random(n) < 0.1, "ventilation_remaining"] = np.nan
+    X["wall_type"] = rng.choice(np.array(["solid_brick", "cavity_filled", None], dtype=object), n)
+    X["dwelling"] = rng.choice(np.array(["house", "flat"], dtype=object), n)
+    y = rng.random(n) < 1.0 / (1.0 + np.exp(-signal * X["physics_score"].to_numpy() + 0.5))
+    return X, y, np.repeat(np.arange(homes), 2).astype(str)
+
+
+@pytest.fixture(scope="session")
+def trained_model():
+    """A model trained on synthetic inspections with a clear signal (it passes its quality gate), and its data."""
+    from analytics.risk_model import train
+
+    X, y, groups = inspections(np.random.default_rng(3))
+    return train(X, y, groups, capacity_pct=10, data={"outcomes_file": "synthetic.csv"}), X

@@ -1,0 +1,271 @@
+"""Reasons and advice in plain English, from the templates in ``analytics/wording.toml``.
+
+The logic here decides *which* sentences apply to a property and fills in their numbers; the sentences
+themselves live in the template file, so that they can be reviewed and changed (or translated) without
+touching code. Templates use ``$name`` placeholders (:class:`string.Template`); a missing value is an
+error, never a blank.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import string
+import tomllib
+from pathlib import Path
+from typing import Any, Final
+
+from analytics.errors import AnalyticsError
+from analytics.psychrometrics import rh_for_surface_rh, temperature_for_surface_rh
+
+__all__ = [
+    "WORDING_PATH",
+    "Explanation",
+    "MissingRoom",
+    "PropertyFacts",
+    "RoomFacts",
+    "explain",
+    "render",
+    "templates",
+    "ventilation_label",
+]
+
+WORDING_PATH: Final = Path(__file__).with_name("wording.toml")
+WORDING_SCHEMA_VERSION: Final = 1
+
+#: Heating advice above this room temperature is not realistic; only the humidity target is given. [°C]
+MAX_ADVISED_TEMPERATURE_C: Final = 23.0
+#: A room humidity target below this is not achievable in a lived-in home; the advice says so by omission. [%]
+MIN_ADVISED_HUMIDITY_PCT: Final = 40.0
+#: The mould index is mentioned when it is at least this high. [-]
+MENTION_MOULD_INDEX: Final = 0.1
+#: Its rise is mentioned when at least this large over the window. [-]
+MENTION_MOULD_RISE: Final = 0.05
+#: Room air humidity is mentioned when above 70 % for at least this share of the time. [-]
+MENTION_ROOM_HUMID_SHARE: Final = 0.2
+
+
+@functools.cache
+def templates(path: Path = WORDING_PATH) -> dict[str, Any]:
+    """The wording file, parsed (cached); raises :class:`AnalyticsError` if it is missing or malformed."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise AnalyticsError(f"the wording file {path} cannot be read: {exc}") from exc
+    if data.get("schema_version") != WORDING_SCHEMA_VERSION:
+        raise AnalyticsError(
+            f"the wording file {path} is schema version {data.get('schema_version')!r}; this DampWatch reads "
+            f"version {WORDING_SCHEMA_VERSION}"
+        )
+    return data
+
+
+def render(key: str, **values: Any) -> str:
+    """Fill the template ``section.name`` with ``values``.
+
+    Raises
+    ------
+    AnalyticsError
+        If there is no such template or a placeholder has no value.
+    """
+    section, _, name = key.partition(".")
+    try:
+        text = templates()[section][name]
+    except KeyError:
+        raise AnalyticsError(f"the wording file has no template {key!r}") from None
+    try:
+        return string.Template(text).substitute(values)
+    except (KeyError, ValueError) as exc:
+        raise AnalyticsError(f"template {key!r} needs a value for {exc}") from exc
+
+
+def _room(name: str) -> str:
+    """A room name as it reads inside a sentence: "the Bathroom" → "the bathroom", "Bedroom 2" kept."""
+    return name[:1].lower() + name[1:] if name and not any(ch.isdigit() for ch in name) else name
+
+
+def _percent(share: float) -> int:
+    return round(100.0 * share)
+
+
+@dataclasses.dataclass(frozen=True)
+class RoomFacts:
+    """What the explanation needs to know about one room over the window."""
+
+    name: str
+    room_type: str
+    mould_index: float
+    mould_index_trend: float
+    days_surface_rh_over_80: float
+    share_surface_rh_over_80: float
+    share_rh_over_70: float
+    mean_temperature_c: float
+    mean_humidity_pct: float
+    mean_outdoor_temperature_c: float
+    temperature_factor: float
+
+
+@dataclasses.dataclass(frozen=True)
+class MissingRoom:
+    """A room whose sensor is silent or too sparse."""
+
+    name: str
+    hours_since_data: float
+    coverage: float
+
+
+@dataclasses.dataclass(frozen=True)
+class PropertyFacts:
+    """Everything :func:`explain` needs about one property's assessment."""
+
+    band: str
+    cause: str
+    driver: RoomFacts | None
+    cold_home: bool
+    mean_temperature_c: float
+    ventilation_room: str | None
+    ventilation_remaining: float
+    leak_room: str | None
+    humidity_class: float
+    missing_rooms: tuple[MissingRoom, ...]
+    outdoor_climatology: bool
+    vulnerable: tuple[str, ...]
+    window_days: int
+    model_label: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Explanation:
+    """Reasons to read aloud and what would help, in order of importance."""
+
+    reasons: list[str]
+    help: list[str]
+
+
+def ventilation_label(score: float) -> str | None:
+    """``good`` (70 and above), ``fair`` (50-70) or ``poor`` ventilation score, in the wording file's words."""
+    if not math.isfinite(score):
+        return None
+    key = "ventilation_good" if score >= 70 else "ventilation_fair" if score >= 50 else "ventilation_poor"
+    return render(f"insight.{key}")
+
+
+def _driver_reasons(facts: PropertyFacts) -> list[str]:
+    driver, window = facts.driver, facts.window_days
+    if driver is None:
+        return []
+    room = _room(driver.name)
+    reasons = []
+    if driver.days_surface_rh_over_80 >= 1:
+        reasons.append(render("reason.surface_damp_days", room=room, days=int(driver.days_surface_rh_over_80),
+                              window=window))
+    elif driver.share_surface_rh_over_80 >= 0.01:
+        reasons.append(render("reason.surface_damp_share", room=room,
+                              share=_percent(driver.share_surface_rh_over_80), window=window))
+    else:
+        reasons.append(render("reason.surface_dry", window=window))
+    if driver.mould_index >= MENTION_MOULD_INDEX:
+        reasons.append(render("reason.mould_index", room=room, index=f"{driver.mould_index:.1f}"))
+        if driver.mould_index_trend >= MENTION_MOULD_RISE:
+            reasons.append(render("reason.mould_rising", change=f"{driver.mould_index_trend:.1f}", window=window))
+    if driver.share_rh_over_70 >= MENTION_ROOM_HUMID_SHARE:
+        reasons.append(render("reason.room_humid", room=room, share=_percent(driver.share_rh_over_70)))
+    return reasons
+
+
+def _cause_reasons(facts: PropertyFacts) -> list[str]:
+    cause, window = facts.cause, facts.window_days
+    if cause == "under_heating" or facts.cold_home:
+        reasons = [render("reason.cold_home", temperature=f"{facts.mean_temperature_c:.1f}", window=window)]
+    else:
+        reasons = []
+    if cause == "leak" and facts.leak_room:
+        reasons.append(render("reason.leak", room=_room(facts.leak_room)))
+    elif cause == "poor_ventilation" and facts.ventilation_room:
+        reasons.append(render("reason.ventilation_slow", room=_room(facts.ventilation_room),
+                              share=_percent(facts.ventilation_remaining)))
+    elif cause == "high_moisture_load" and math.isfinite(facts.humidity_class):
+        reasons.append(render("reason.moisture_load", **{"class": int(facts.humidity_class)}))
+    elif cause == "cold_fabric" and facts.driver is not None:
+        reasons.append(render("reason.cold_fabric", room=_room(facts.driver.name)))
+    return reasons
+
+
+def _what_would_help(facts: PropertyFacts) -> list[str]:
+    driver = facts.driver
+    if facts.band == "insufficient data":
+        help_ = [render("help.insufficient")]
+        if driver is None or not facts.cause:
+            return help_
+    elif facts.band == "low" or not facts.cause:
+        return [render("help.low")]
+    else:
+        help_ = []
+    if driver is not None and all(
+        math.isfinite(v) for v in (driver.mean_temperature_c, driver.mean_humidity_pct,
+                                   driver.mean_outdoor_temperature_c)
+    ):
+        room = _room(driver.name)
+        rh = float(rh_for_surface_rh(driver.mean_temperature_c, driver.mean_outdoor_temperature_c,
+                                     driver.temperature_factor))
+        warm = float(temperature_for_surface_rh(driver.mean_temperature_c, driver.mean_humidity_pct,
+                                                driver.mean_outdoor_temperature_c, driver.temperature_factor))
+        if rh >= MIN_ADVISED_HUMIDITY_PCT and rh < driver.mean_humidity_pct:
+            if driver.mean_temperature_c < warm <= MAX_ADVISED_TEMPERATURE_C:
+                help_.append(render("help.drier_or_warmer", room=room, rh=math.floor(rh),
+                                    rh_now=round(driver.mean_humidity_pct),
+                                    temperature=math.ceil(warm), temperature_now=f"{driver.mean_temperature_c:.0f}"))
+            else:
+                help_.append(render("help.drier", room=room, rh=math.floor(rh),
+                                    rh_now=round(driver.mean_humidity_pct)))
+    room_for_cause = {
+        "poor_ventilation": facts.ventilation_room,
+        "leak": facts.leak_room,
+        "cold_fabric": driver.name if driver is not None else None,
+    }.get(facts.cause)
+    if facts.cause:
+        help_.append(render(f"help.{facts.cause}", room=_room(room_for_cause or "home")))
+    if facts.cold_home and facts.cause != "under_heating":
+        help_.append(render("help.under_heating"))
+    return help_
+
+
+def explain(facts: PropertyFacts) -> Explanation:
+    """The reasons behind a property's risk and what would bring it down.
+
+    Parameters
+    ----------
+    facts : PropertyFacts
+        The property's assessment, driver room and context.
+
+    Returns
+    -------
+    Explanation
+        Reasons (what the readings show, the likely cause, missing data, outdoor data, vulnerability) and
+        what would help (targets for the driver room from the cold-spot physics, then the action for the
+        cause). Every sentence comes from the wording file.
+    """
+    window = facts.window_days
+    if facts.driver is None and facts.band == "insufficient data":
+        reasons = [render("reason.no_sensors")]
+    else:
+        reasons = _driver_reasons(facts) + _cause_reasons(facts)
+    for missing in facts.missing_rooms:
+        if math.isfinite(missing.hours_since_data) and missing.hours_since_data > 24:
+            reasons.append(render("reason.silent_room", room=_room(missing.name),
+                                  days=max(1, round(missing.hours_since_data / 24))))
+        elif not (math.isfinite(missing.hours_since_data)):
+            reasons.append(render("reason.silent_room", room=_room(missing.name), days=window))
+        else:
+            reasons.append(render("reason.sparse_room", room=_room(missing.name),
+                                  share=_percent(missing.coverage), window=window))
+    if facts.outdoor_climatology:
+        reasons.append(render("reason.climatology"))
+    if facts.vulnerable and facts.band != "low":
+        who = [render(f"vulnerable.{flag}") for flag in facts.vulnerable]
+        listed = who[0] if len(who) == 1 else ", ".join(who[:-1]) + " and " + who[-1]
+        reasons.append(render("reason.vulnerable", who=listed))
+    if facts.model_label:
+        reasons.append(render("reason.model", model=facts.model_label))
+    return Explanation(reasons=reasons, help=_what_would_help(facts))
