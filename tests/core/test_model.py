@@ -116,7 +116,7 @@ def test_at_most_one_open_installation_per_device(database):
 
 def test_room_type_is_checked(database):
     """Unknown room types are refused before they reach the database."""
-    with pytest.raises(ValidationError, match="room type"), database.session() as session:
+    with pytest.raises(ValidationError, match="room type"), database.session():
         Room(uprn="1", name="Attic", room_type="attic")
 
 

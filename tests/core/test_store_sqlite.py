@@ -26,7 +26,7 @@ def test_write_is_idempotent(store):
     """Writing the same readings twice stores them once and counts duplicates."""
     batch = [_reading(minutes=m, seq=m) for m in range(0, 60, 10)]
     first = store.write(batch)
-    second = store.write(batch + [_reading(minutes=60)])
+    second = store.write([*batch, _reading(minutes=60)])
     assert (first.stored, first.duplicates) == (6, 0)
     assert (second.stored, second.duplicates) == (1, 6)
     assert second.stored_by_device == {"a": 1}
