@@ -602,12 +602,13 @@ def _publish_beside(params: dict, total: int, url: str) -> None:
 @click.option("--seed", default=2026, show_default=True, help="Random seed.")
 @click.option("--fresh/--keep", default=True, show_default=True,
               help="Start from empty databases in DAMPWATCH_VAR_DIR (the default) or keep what is there.")
-@pass_context
-def demo(context: Context, homes: int, days: float, seed: int, fresh: bool) -> None:
+@click.pass_context
+def demo(ctx: click.Context, homes: int, days: float, seed: int, fresh: bool) -> None:
     """Run everything on a simulated estate: broker, simulator, ingestor; then print a summary."""
     from core.assets import import_assets, read_asset_csv
     from ingest.service import Ingestor
 
+    context: Context = ctx.obj
     settings = context.settings
     var = settings.var_dir
     if fresh:
@@ -636,6 +637,9 @@ def demo(context: Context, homes: int, days: float, seed: int, fresh: bool) -> N
         ingestor.stop()
         thread.join(30)
     _print_summary(context, sim, ingestor)
+    out.print("\nscoring every home's damp and mould risk from the readings just stored:")
+    ctx.invoke(main.get_command(ctx, "score"))
+    out.print("the ground truth of each simulated home is in var/sim/truth.csv, to compare with 'dampwatch risk export'")
 
 
 def _reset_local_data(settings: Settings) -> None:

@@ -122,6 +122,7 @@ def test_demo_runs_end_to_end(env, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "DampWatch demo summary" in result.stdout
     assert "readings stored" in result.stdout
+    assert "score from dampwatch-physics" in result.stdout, result.stdout[-2000:]
     assert Path(tmp_path / "readings.db").exists() and Path(tmp_path / "sim" / "truth.csv").exists()
     listing = subprocess.run(
         [sys.executable, "-c", "from dampwatch.cli import main; main()", "devices"],
