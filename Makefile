@@ -42,7 +42,7 @@ bench: setup ## Run the ingest throughput benchmark (prints rates, ratio and pea
 lock: ## Re-pin every dependency (writes constraints.txt from a fresh resolve)
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
 	.lockenv/bin/pip install -q '.[test,embedded-broker]'
-	.lockenv/bin/pip freeze --exclude dampwatch | grep -v '^-e' > constraints.txt
+	.lockenv/bin/pip freeze --exclude dampwatch | grep -v "^-e" | grep -v " @ " > constraints.txt
 	rm -rf .lockenv
 
 clean: ## Delete local data (./var) and caches; keeps the virtual environment
