@@ -26,9 +26,10 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from analytics.errors import WeatherError
+from core.assets import RowError
 from core.model import WeatherHour, utcnow
 
-__all__ = ["WEATHER_COLUMNS", "WeatherImport", "WeatherRowError", "import_weather", "read_weather_csv"]
+__all__ = ["WEATHER_COLUMNS", "WeatherImport", "import_weather", "read_weather_csv"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,17 +40,6 @@ TEMPERATURE_RANGE_C: Final = (-40.0, 50.0)
 _BATCH_ROWS: Final = 5000
 
 
-@dataclasses.dataclass(frozen=True)
-class WeatherRowError:
-    """A line of the weather file that was not imported, and why."""
-
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
-
-
 @dataclasses.dataclass
 class WeatherImport:
     """What an import did."""
@@ -57,7 +47,7 @@ class WeatherImport:
     rows: int = 0
     hours: int = 0
     areas: list[str] = dataclasses.field(default_factory=list)
-    errors: list[WeatherRowError] = dataclasses.field(default_factory=list)
+    errors: list[RowError] = dataclasses.field(default_factory=list)
 
 
 def _area(value: str) -> str:
@@ -94,7 +84,7 @@ def _number(value: str, column: str, low: float, high: float, required: bool) ->
     return number
 
 
-def read_weather_csv(path: Path) -> tuple[pd.DataFrame, list[WeatherRowError], int]:
+def read_weather_csv(path: Path) -> tuple[pd.DataFrame, list[RowError], int]:
     """Read and check a weather file; average it into hours.
 
     Returns
@@ -102,7 +92,7 @@ def read_weather_csv(path: Path) -> tuple[pd.DataFrame, list[WeatherRowError], i
     hours : pandas.DataFrame
         ``area, hour, temperature_c, humidity_pct`` (hour: aware UTC start of the hour), one row per area
         and hour.
-    errors : list of WeatherRowError
+    errors : list of RowError
         Lines left out, with their line numbers.
     rows : int
         Data lines read.
@@ -132,7 +122,7 @@ def read_weather_csv(path: Path) -> tuple[pd.DataFrame, list[WeatherRowError], i
                         _number(row.get("humidity_pct") or "", "humidity_pct", 0.0, 100.0, False),
                     ))
                 except ValueError as exc:
-                    errors.append(WeatherRowError(reader.line_num, str(exc)))
+                    errors.append(RowError(reader.line_num, str(exc)))
     except OSError as exc:
         raise WeatherError(f"cannot read the weather file {path}: {exc.strerror or exc}") from exc
     frame = pd.DataFrame(records, columns=list(WEATHER_COLUMNS))
