@@ -243,6 +243,9 @@ class Tenant(Base):
     language: Mapped[str] = mapped_column(String(8), default="en")
     consent: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Quiet hours in Europe/London local time ("HH:MM"); None means the settings' default (21:00-08:00).
+    quiet_hours_start: Mapped[str | None] = mapped_column(String(5))
+    quiet_hours_end: Mapped[str | None] = mapped_column(String(5))
 
     property: Mapped[Property] = relationship(back_populates="tenants")
 
@@ -466,3 +469,207 @@ class WeatherHour(Base):
     humidity_pct: Mapped[float | None] = mapped_column(Float)
     source: Mapped[str | None] = mapped_column(String(200))
     imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- People, cases and inspections (the dashboard's tables; Awaab's Law records) -------------------
+
+ROLES = ("officer", "repair", "manager", "admin")
+CASE_SOURCES = ("risk_flag", "tenant_report", "officer", "inspection", "alarm")
+CASE_STATUSES = ("open", "closed")
+INSPECTION_STATUSES = ("scheduled", "completed", "no_access", "cancelled")
+SEVERITIES = ("none", "minor", "moderate", "severe")
+LIKELY_CAUSES = ("ventilation", "moisture_load", "under_heating", "cold_fabric", "leak", "other", "unknown")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+class Team(Base):
+    """A repair team: its members get inspection jobs, and it can do ``daily_capacity`` inspections a day."""
+
+    __tablename__ = "team"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    daily_capacity: Mapped[int] = mapped_column(Integer, default=4)
+    # Postcode districts the team covers ("LS6 LS7"); empty means anywhere.
+    districts: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    members: Mapped[list[User]] = relationship(back_populates="team")
+
+    __table_args__ = (CheckConstraint("daily_capacity >= 0", name="capacity_not_negative"),)
+
+
+class User(Base):
+    """A member of staff who signs in: housing officer, repair team member, manager or admin."""
+
+    __tablename__ = "user_account"  # "user" is reserved in PostgreSQL
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(10))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="SET NULL"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Secret that makes this user's iCalendar feed URL; rotate by setting a new one.
+    calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_sign_in_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    team: Mapped[Team | None] = relationship(back_populates="members")
+
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role_known"),)
+
+
+class ApiToken(Base):
+    """A per-user token for the JSON API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class AuditEvent(Base):
+    """Who did what and when: every change a person (or the system) makes is recorded here."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
+    actor: Mapped[str] = mapped_column(String(254))  # email, "tenant:<id>", "system" or a command name
+    action: Mapped[str] = mapped_column(String(60), index=True)  # "case.opened", "user.created", ...
+    object_type: Mapped[str | None] = mapped_column(String(40))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    ip: Mapped[str | None] = mapped_column(String(45))
+
+    __table_args__ = (Index("ix_audit_event_object", "object_type", "object_id"),)
+
+
+class Case(Base):
+    """A damp and mould case at a property, with the Awaab's Law steps and when each was done.
+
+    The clocks start at ``aware_at`` (when the landlord became aware: a sensor flag, a tenant report);
+    the deadlines are computed from it in working days by ``core.cases``; the ``*_at`` columns say when
+    each step was done (None = not yet).
+    """
+
+    __tablename__ = "damp_case"  # "case" is an SQL keyword
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uprn: Mapped[str] = mapped_column(ForeignKey("property.uprn", ondelete="CASCADE"), index=True)
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("room.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(String(20))
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    aware_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    opened_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    opened_by: Mapped[str] = mapped_column(String(254))  # actor, as in the audit log
+    property_risk_id: Mapped[int | None] = mapped_column(ForeignKey("property_risk.id", ondelete="SET NULL"))
+    investigated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    summary_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    made_safe_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    preventative_started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    works_completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    closed_reason: Mapped[str | None] = mapped_column(Text)
+
+    property: Mapped[Property] = relationship()
+    room: Mapped[Room | None] = relationship()
+    events: Mapped[list[CaseEvent]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="CaseEvent.at"
+    )
+    inspections: Mapped[list[Inspection]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="Inspection.scheduled_for"
+    )
+
+    __table_args__ = (
+        CheckConstraint(_in("source", CASE_SOURCES), name="source_known"),
+        CheckConstraint(_in("status", CASE_STATUSES), name="status_known"),
+    )
+
+
+class CaseEvent(Base):
+    """One entry on a case's timeline: a step done, a note, a message to the tenant, a schedule change."""
+
+    __tablename__ = "case_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("damp_case.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(40))  # "opened", "investigated", "message_to_tenant", "note", ...
+    actor: Mapped[str] = mapped_column(String(254))
+    text: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    case: Mapped[Case] = relationship(back_populates="events")
+
+
+class Inspection(Base):
+    """A visit by a repair team on a date, for a case; completed with a finding."""
+
+    __tablename__ = "inspection"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("damp_case.id", ondelete="CASCADE"), index=True)
+    uprn: Mapped[str] = mapped_column(ForeignKey("property.uprn", ondelete="CASCADE"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id", ondelete="RESTRICT"), index=True)
+    scheduled_for: Mapped[dt.date] = mapped_column(Date, index=True)
+    status: Mapped[str] = mapped_column(String(12), default="scheduled", index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(254))
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    completed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+
+    case: Mapped[Case] = relationship(back_populates="inspections")
+    team: Mapped[Team] = relationship()
+    finding: Mapped[Finding | None] = relationship(back_populates="inspection", cascade="all, delete-orphan")
+
+    __table_args__ = (CheckConstraint(_in("status", INSPECTION_STATUSES), name="status_known"),)
+
+
+class Finding(Base):
+    """What a repair team member found at an inspection; also a training label for the risk model."""
+
+    __tablename__ = "finding"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(
+        ForeignKey("inspection.id", ondelete="CASCADE"), unique=True, index=True
+    )
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recorded_by: Mapped[str] = mapped_column(String(254))
+    mould_found: Mapped[bool] = mapped_column(Boolean)
+    severity: Mapped[str] = mapped_column(String(10))
+    room_ids: Mapped[list] = mapped_column(JSON, default=list)  # rooms where mould or damp was seen
+    where_text: Mapped[str] = mapped_column(Text, default="")
+    likely_cause: Mapped[str] = mapped_column(String(20))
+    actions_taken: Mapped[str] = mapped_column(Text, default="")
+    follow_up_work: Mapped[str] = mapped_column(Text, default="")
+    follow_up_needed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    inspection: Mapped[Inspection] = relationship(back_populates="finding")
+
+    __table_args__ = (
+        CheckConstraint(_in("severity", SEVERITIES), name="severity_known"),
+        CheckConstraint(_in("likely_cause", LIKELY_CAUSES), name="likely_cause_known"),
+    )
+
+
+# The alerts box's tables (alarms, rule state, the outbox, tenant sign-in links) live in their own module
+# on the same metadata; importing it here keeps one schema for migrations.
+from core import model_alerts  # noqa: E402,F401

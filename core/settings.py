@@ -27,7 +27,7 @@ from core.errors import ConfigError
 SETTINGS_SCHEMA_VERSION = 1
 ENV_PREFIX = "DAMPWATCH_"
 #: Settings whose value may instead be read from the file named by ``<NAME>_FILE``.
-SECRET_SETTINGS = ("mqtt_password", "database_url", "readings_url")
+SECRET_SETTINGS = ("mqtt_password", "database_url", "readings_url", "web_secret_key")
 
 
 class Settings(BaseSettings):
@@ -94,6 +94,25 @@ class Settings(BaseSettings):
         6 * 3600, gt=0, description="A device silent for longer than this is shown as offline."
     )
 
+    # --- the dashboard (dampwatch serve) ---
+    web_host: str = Field("127.0.0.1", description="Address the dashboard listens on.")
+    web_port: int = Field(8000, ge=1, le=65535, description="Port the dashboard listens on.")
+    web_public_url: str = Field(
+        "http://127.0.0.1:8000", description="The dashboard's address as people reach it (used in links we send)."
+    )
+    web_secret_key: str | None = Field(
+        None,
+        description="Key that signs sessions and CSRF tokens (or DAMPWATCH_WEB_SECRET_KEY_FILE); "
+        "unset: one is made and kept in <var_dir>/secret_key.",
+    )
+    web_cookie_secure: bool = Field(
+        True, description="Send session cookies only over HTTPS (browsers treat http://localhost as secure)."
+    )
+    web_session_hours: float = Field(12.0, gt=0, description="How long a sign-in lasts.")
+    web_config: Literal["production", "development", "testing"] = Field(
+        "production", description="Which dashboard settings class to use."
+    )
+
     @field_validator("mqtt_topic_prefix")
     @classmethod
     def _prefix_has_no_wildcards(cls, value: str) -> str:
@@ -145,7 +164,7 @@ class Settings(BaseSettings):
     def redacted(self) -> dict[str, Any]:
         """The settings as a dict with secrets hidden, for logs and ``--check-config``."""
         values = self.model_dump()
-        for name in ("mqtt_password",):
+        for name in ("mqtt_password", "web_secret_key"):
             if values.get(name):
                 values[name] = "********"
         for name in ("database_url", "readings_url", "mqtt_url"):

@@ -698,12 +698,21 @@ def _print_summary(context: Context, sim, ingestor) -> None:
     out.print("see every device: dampwatch devices; rejected input: dampwatch dead-letters")
 
 
-def _register_analytics_commands() -> None:
-    """score, risk export, train, evaluate and weather import (analytics), wired in here like every box."""
-    from dampwatch.commands_analytics import COMMANDS
+# Each box's commands live in a module of their own with a COMMANDS list; they are wired in here.
+COMMAND_MODULES = (
+    "dampwatch.commands_analytics",  # score, risk export, train, evaluate, weather import
+    "dampwatch.commands_dashboard",  # serve, users
+    "dampwatch.commands_cases",  # schedule
+    "dampwatch.commands_alerts",  # alerts run, outbox deliver, tenants import
+)
 
-    for command in COMMANDS:
-        main.add_command(command)
+
+def _register_commands() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        for command in importlib.import_module(name).COMMANDS:
+            main.add_command(command)
 
 
-_register_analytics_commands()
+_register_commands()
