@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # Packages from Debian that the product and its tests use (installed only where missing).
-APT_PACKAGES := mosquitto mosquitto-clients openssl victoria-metrics
+APT_PACKAGES := mosquitto mosquitto-clients openssl victoria-metrics chromium chromium-driver
 
 .DEFAULT_GOAL := help
 
@@ -13,6 +13,7 @@ help: ## List the targets and what they do
 
 system: ## Install the Debian packages DampWatch needs, where missing (needs root or sudo)
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -25,7 +26,16 @@ $(BIN)/dampwatch: setup.cfg pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[test,embedded-broker]'
 	@touch $@
 
-setup: system $(BIN)/dampwatch ## Set everything up: Debian packages, a virtual environment, DampWatch (pinned)
+# The dashboard's styles and scripts (GOV.UK Frontend with Arial); rebuilt only when an input is newer.
+FRONTEND := dashboard/frontend
+ASSETS := dashboard/static/dampwatch.css
+$(ASSETS): $(FRONTEND)/package.json $(FRONTEND)/package-lock.json $(FRONTEND)/dampwatch.scss \
+		$(FRONTEND)/build.sh $(FRONTEND)/dampwatch-icon.svg
+	sh $(FRONTEND)/build.sh
+
+assets: $(ASSETS) ## Build the dashboard's CSS and copy GOV.UK Frontend's JS into dashboard/static (pinned; npm ci)
+
+setup: system $(BIN)/dampwatch assets ## Set everything up: Debian packages, a virtual environment, DampWatch (pinned)
 
 demo: setup ## Run the demo: a broker, a simulated estate of 50 homes, the ingestor; data left in ./var/
 	$(BIN)/dampwatch demo
@@ -48,4 +58,4 @@ lock: ## Re-pin every dependency (writes constraints.txt from a fresh resolve)
 clean: ## Delete local data (./var) and caches; keeps the virtual environment
 	rm -rf var .pytest_cache .ruff_cache build *.egg-info
 
-.PHONY: help system setup demo test lint bench lock clean
+.PHONY: help system assets setup demo test lint bench lock clean

@@ -602,9 +602,11 @@ def _publish_beside(params: dict, total: int, url: str) -> None:
 @click.option("--seed", default=2026, show_default=True, help="Random seed.")
 @click.option("--fresh/--keep", default=True, show_default=True,
               help="Start from empty databases in DAMPWATCH_VAR_DIR (the default) or keep what is there.")
+@click.option("--serve/--no-serve", default=True, show_default=True,
+              help="End by serving the dashboard on the simulated estate until Ctrl-C.")
 @click.pass_context
-def demo(ctx: click.Context, homes: int, days: float, seed: int, fresh: bool) -> None:
-    """Run everything on a simulated estate: broker, simulator, ingestor; then print a summary."""
+def demo(ctx: click.Context, homes: int, days: float, seed: int, fresh: bool, serve: bool) -> None:
+    """Run everything on a simulated estate: broker, simulator, ingestor, scoring; then serve the dashboard."""
     from core.assets import import_assets, read_asset_csv
     from ingest.service import Ingestor
 
@@ -640,6 +642,10 @@ def demo(ctx: click.Context, homes: int, days: float, seed: int, fresh: bool) ->
     out.print("\nscoring every home's damp and mould risk from the readings just stored:")
     ctx.invoke(main.get_command(ctx, "score"))
     out.print("the ground truth of each simulated home is in var/sim/truth.csv, to compare with 'dampwatch risk export'")
+    if serve:
+        from dampwatch.commands_dashboard import serve_demo
+
+        serve_demo(context)
 
 
 def _reset_local_data(settings: Settings) -> None:

@@ -116,7 +116,7 @@ def test_bad_setting_is_a_clear_error(env, monkeypatch):
 def test_demo_runs_end_to_end(env, tmp_path):
     """The demo on a small estate starts its broker, ingests everything and prints the summary."""
     result = subprocess.run(
-        [sys.executable, "-c", "from dampwatch.cli import main; main()", "demo", "--homes", "3", "--days", "2"],
+        [sys.executable, "-c", "from dampwatch.cli import main; main()", "demo", "--homes", "3", "--days", "2", "--no-serve"],
         env={**os.environ, **env}, capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
