@@ -27,7 +27,8 @@ from core.errors import ConfigError
 SETTINGS_SCHEMA_VERSION = 1
 ENV_PREFIX = "DAMPWATCH_"
 #: Settings whose value may instead be read from the file named by ``<NAME>_FILE``.
-SECRET_SETTINGS = ("mqtt_password", "database_url", "readings_url", "web_secret_key")
+SECRET_SETTINGS = ("mqtt_password", "database_url", "readings_url", "web_secret_key",
+                   "smtp_password", "notify_api_key", "webhook_secret")  # the last three: alerts
 
 
 class Settings(BaseSettings):
@@ -113,6 +114,114 @@ class Settings(BaseSettings):
         "production", description="Which dashboard settings class to use."
     )
 
+    # --- alerts: alarm rules, tenant messages, the outbox and its channels (issue 5; alerts/) ---
+    alerts_silent_hours: float = Field(
+        24.0, gt=0, description="A sensor that has sent nothing for this many hours raises a 'sensor silent' alarm."
+    )
+    alerts_battery_low_v: float = Field(
+        2.6, gt=0, description="A sensor battery below this many volts for 6 hours raises a 'battery low' alarm."
+    )
+    alerts_risk_band: Literal["medium", "high", "critical"] = Field(
+        "high", description="A home whose risk rises into this band (or above) raises a 'risk band' alarm."
+    )
+    alerts_damp_hours: float = Field(
+        72.0, gt=0, description="A room whose coldest wall stays above 80 % humidity this long raises a "
+        "'sustained damp' alarm."
+    )
+    alerts_escalate_after_working_days: int = Field(
+        1, ge=1, description="An alarm nobody acknowledges is escalated to managers after this many working "
+        "days, then again every working day."
+    )
+    alerts_escalate_before_deadline_working_days: int = Field(
+        2, ge=0, description="... or sooner, this many working days before the investigate deadline of an "
+        "open case at the home."
+    )
+    alerts_open_case_rules: str = Field(
+        "", description="Rules whose alarms open a case (starting the Awaab's Law clocks) as soon as they are "
+        "raised, comma-separated (risk_band, sustained_damp, likely_leak, cold_home); empty: officers do it."
+    )
+    alerts_quiet_hours: str = Field(
+        "21:00-08:00", description="Default quiet hours (Europe/London) in which no tenant message is sent; "
+        "a tenant's own quiet hours win."
+    )
+    alerts_rate_limit_days: float = Field(
+        3.0, ge=0, description="At most one tenant message of each type per home in this many days."
+    )
+    alerts_digest_to: str = Field(
+        "", description="Staff addresses (comma-separated) for the daily digest of new and escalating alarms."
+    )
+    alerts_digest_hour: int = Field(
+        7, ge=0, le=23, description="'dampwatch alerts run' sends the daily digest after this hour (Europe/London)."
+    )
+    alerts_letter_dir: Path | None = Field(
+        None, description="Where letters wait to be printed, one file each (default: <var_dir>/letters)."
+    )
+    alerts_email_via: Literal["smtp", "notify"] = Field(
+        "smtp", description="Send email through SMTP (DAMPWATCH_SMTP_*) or GOV.UK Notify (DAMPWATCH_NOTIFY_*)."
+    )
+    tenant_link_minutes: int = Field(
+        30, ge=1, le=1440, description="How long a tenant's one-time sign-in link works."
+    )
+    smtp_host: str | None = Field(None, description="SMTP server for email; unset: email waits in the outbox.")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP server port.")
+    smtp_username: str | None = Field(None, description="SMTP user name (unset: no login).")
+    smtp_password: str | None = Field(None, description="SMTP password (or DAMPWATCH_SMTP_PASSWORD_FILE).")
+    smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS before logging in.")
+    smtp_from: str = Field("DampWatch <dampwatch@localhost>", description="From address of email we send.")
+    smtp_timeout_s: float = Field(20.0, gt=0, description="SMTP connection timeout.")
+    notify_api_key: str | None = Field(
+        None, description="GOV.UK Notify API key, name-<uuid>-<uuid> (or DAMPWATCH_NOTIFY_API_KEY_FILE); "
+        "unset: SMS waits in the outbox."
+    )
+    notify_base_url: str = Field("https://api.notifications.service.gov.uk", description="GOV.UK Notify API address.")
+    notify_sms_template_id: str | None = Field(
+        None, description="Notify SMS template used for every message type, with ((body)) in it."
+    )
+    notify_email_template_id: str | None = Field(
+        None, description="Notify email template used for every message type, with ((subject)) and ((body))."
+    )
+    notify_template_ids: str = Field(
+        "", description="Notify templates per message type, overriding the generic ones: "
+        "'ventilation.sms=<id>, ventilation.email=<id>, ...'."
+    )
+    webhook_url: str | None = Field(
+        None, description="Housing management system address that gets signed alarm and case events (JSON)."
+    )
+    webhook_secret: str | None = Field(
+        None, description="Shared secret for the webhook's HMAC-SHA256 signature (or DAMPWATCH_WEBHOOK_SECRET_FILE)."
+    )
+    outbox_max_attempts: int = Field(
+        12, ge=1, description="Delivery attempts before a message is marked failed (staff see it; "
+        "'dampwatch outbox retry' sends it again)."
+    )
+    outbox_retry_base_s: float = Field(60.0, gt=0, description="Wait before the first retry; doubles each time.")
+    outbox_retry_max_s: float = Field(3600.0, gt=0, description="Longest wait between retries.")
+    outbox_poll_s: float = Field(10.0, gt=0, description="How often 'dampwatch outbox deliver --forever' looks "
+                                 "for messages.")
+    outbox_claim_timeout_s: float = Field(
+        600.0, gt=0, description="A message left 'sending' this long (the worker stopped mid-send) is marked "
+        "failed for staff to check, never sent again by itself."
+    )
+
+    @field_validator("alerts_quiet_hours")
+    @classmethod
+    def _quiet_hours_format(cls, value: str) -> str:
+        import re
+
+        if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]", value.strip()):
+            raise ValueError("must be two Europe/London times, start-end, such as 21:00-08:00")
+        return value.strip()
+
+    @field_validator("alerts_open_case_rules")
+    @classmethod
+    def _open_case_rules_known(cls, value: str) -> str:
+        known = ("risk_band", "sustained_damp", "likely_leak", "cold_home")
+        unknown = [r.strip() for r in value.split(",") if r.strip() and r.strip() not in known]
+        if unknown:
+            raise ValueError(f"unknown rule(s) {', '.join(unknown)}; use any of {', '.join(known)}")
+        return value
+    # --- end of the alerts settings ---
+
     @field_validator("mqtt_topic_prefix")
     @classmethod
     def _prefix_has_no_wildcards(cls, value: str) -> str:
@@ -164,7 +273,7 @@ class Settings(BaseSettings):
     def redacted(self) -> dict[str, Any]:
         """The settings as a dict with secrets hidden, for logs and ``--check-config``."""
         values = self.model_dump()
-        for name in ("mqtt_password", "web_secret_key"):
+        for name in ("mqtt_password", "web_secret_key", "smtp_password", "notify_api_key", "webhook_secret"):
             if values.get(name):
                 values[name] = "********"
         for name in ("database_url", "readings_url", "mqtt_url"):

@@ -1,0 +1,201 @@
+"""The tenant view: a tenant signs in with a one-time link and sees their own home, and reports a problem.
+
+Tenants have no password. They ask for a link with the email address or mobile number we hold; the link
+works once, for ``DAMPWATCH_TENANT_LINK_MINUTES``. Every page after that finds the home from the session
+(``session["tenant_id"]``), never from the address bar, so no id a tenant could change leads to another
+home. The pages show the home's overall risk in kind words, the advice we sent, and a "Report damp or
+mould" form that opens a case and starts the Awaab's Law clock. The rules live in
+``alerts.tenant_access``; these views validate forms, call it and redirect.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask_login import logout_user
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSubmitInput, GovTextArea, GovTextInput
+from wtforms import RadioField, StringField, SubmitField, TextAreaField
+from wtforms.validators import InputRequired, Length
+
+from alerts.tenant_access import (
+    home_summary,
+    link_request_allowed,
+    report_problem,
+    request_link,
+    use_token,
+    valid_token,
+)
+from core.model import Tenant
+from dashboard.auth import TENANT_SESSION_KEY, current_tenant_id, public, tenant_required
+from dashboard.extensions import get_database, get_settings
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("tenant", __name__, url_prefix="/tenant")
+
+TENANT_SIGNED_IN_AT_KEY = "tenant_signed_in_at"
+BAND_WORDS = {
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "critical": "high",  # tenants are told it is high; officers see critical
+}
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class LinkRequestForm(FlaskForm):
+    contact = StringField("Email address or mobile phone number", widget=GovTextInput(),
+                          validators=[InputRequired(message="Enter your email address or mobile phone number"),
+                                      Length(max=254, message="Email address or mobile phone number must be 254 "
+                                                              "characters or fewer")])
+    submit = SubmitField("Send me a link", widget=GovSubmitInput())
+
+
+class UseLinkForm(FlaskForm):
+    submit = SubmitField("Continue", widget=GovSubmitInput())
+
+
+class ReportForm(FlaskForm):
+    where = RadioField("Where is the damp or mould?", widget=GovRadioInput(),
+                       validators=[InputRequired(message="Select where the damp or mould is")])
+    description = TextAreaField("Tell us what you can see", widget=GovTextArea(),
+                                validators=[InputRequired(message="Enter what you can see"),
+                                            Length(max=3000, message="Description must be 3,000 characters or "
+                                                                     "fewer")])
+    submit = SubmitField("Send report", widget=GovSubmitInput())
+
+
+class SignOutForm(FlaskForm):
+    submit = SubmitField("Sign out", widget=GovSubmitInput())
+
+
+@bp.before_request
+def _tenant_session_expires():
+    """A tenant's sign-in lasts web_session_hours from the link, like staff sign-ins."""
+    if current_tenant_id() is None:
+        return None
+    started = session.get(TENANT_SIGNED_IN_AT_KEY)
+    limit = dt.timedelta(hours=get_settings().web_session_hours)
+    try:
+        expired = started is None or now_utc() - dt.datetime.fromisoformat(started) > limit
+    except ValueError:
+        expired = True
+    if expired:
+        session.clear()
+        return redirect(url_for("tenant.sign_in"))
+    return None
+
+
+def _tenant(db) -> Tenant:
+    tenant = db.get(Tenant, current_tenant_id())
+    if tenant is None:  # removed since they signed in
+        session.clear()
+        abort(403)
+    return tenant
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@public("tenants have no password: they ask here for a one-time link to the contact we hold")
+def sign_in():
+    form = LinkRequestForm()
+    if form.validate_on_submit():
+        now = now_utc()
+        with get_database().session() as db:
+            ip_ok, _ = link_request_allowed(db, form.contact.data, request.remote_addr, now)
+            if not ip_ok:
+                return render_template("tenant/too_many.html"), 429
+            request_link(db, get_settings(), form.contact.data, ip=request.remote_addr, now=now)
+        return redirect(url_for("tenant.link_sent"))
+    return render_template("tenant/sign_in.html", form=form)
+
+
+@bp.route("/sign-in/sent")
+@public("the same page follows every link request, whether or not the details matched")
+def link_sent():
+    return render_template("tenant/link_sent.html", minutes=get_settings().tenant_link_minutes)
+
+
+@bp.route("/link/<token>", methods=["GET", "POST"])
+@public("the one-time link a tenant was sent: the token in it is the proof of who they are")
+def landing(token: str):
+    form = UseLinkForm()
+    now = now_utc()
+    with get_database().session() as db:
+        if request.method == "POST":
+            if not form.validate_on_submit():
+                abort(400)
+            tenant = use_token(db, token, now)
+            if tenant is not None:
+                tenant_id = tenant.id
+        elif valid_token(db, token, now) is not None:
+            return render_template("tenant/landing.html", form=form)
+        else:
+            tenant = None
+    if tenant is None:
+        return render_template("tenant/link_expired.html"), 410
+    logout_user()  # a member of staff using a tenant's link stops being signed in as staff
+    session.clear()
+    session.permanent = True
+    session[TENANT_SESSION_KEY] = tenant_id
+    session[TENANT_SIGNED_IN_AT_KEY] = now.isoformat()
+    return redirect(url_for("tenant.home"))
+
+
+@bp.route("/")
+@tenant_required
+def home():
+    now = now_utc()
+    with get_database().session() as db:
+        tenant = _tenant(db)
+        summary = home_summary(db, tenant, now)
+        return render_template("tenant/home.html", tenant=tenant, summary=summary,
+                               band=BAND_WORDS.get(summary.band or "", summary.band), sign_out_form=SignOutForm())
+
+
+@bp.route("/report", methods=["GET", "POST"])
+@tenant_required
+def report():
+    with get_database().session() as db:
+        tenant = _tenant(db)
+        rooms = home_summary(db, tenant, now_utc()).rooms
+    form = ReportForm()
+    form.where.choices = [(name, name) for name in rooms] + [("Somewhere else", "Somewhere else")]
+    if form.validate_on_submit():
+        now = now_utc()
+        with get_database().session() as db:
+            case, opened = report_problem(db, _tenant(db), where=form.where.data,
+                                          description=form.description.data.strip(), now=now,
+                                          ip=request.remote_addr, settings=get_settings())
+            session["tenant_report"] = {"case_id": case.id, "opened": opened}
+        return redirect(url_for("tenant.report_sent"))
+    return render_template("tenant/report.html", form=form)
+
+
+@bp.route("/report/sent")
+@tenant_required
+def report_sent():
+    sent = session.get("tenant_report")
+    if not sent:
+        return redirect(url_for("tenant.home"))
+    now = now_utc()
+    with get_database().session() as db:
+        summary = home_summary(db, _tenant(db), now)
+        if summary.case is None or summary.case.id != sent["case_id"]:
+            return redirect(url_for("tenant.home"))
+        return render_template("tenant/report_sent.html", summary=summary, opened=sent["opened"])
+
+
+@bp.route("/sign-out", methods=["POST"])
+@tenant_required
+def sign_out():
+    if not SignOutForm().validate_on_submit():
+        abort(400)
+    session.clear()
+    return redirect(url_for("tenant.sign_in"))
+
