@@ -606,7 +606,7 @@ def _publish_beside(params: dict, total: int, url: str) -> None:
               help="End by serving the dashboard on the simulated estate until Ctrl-C.")
 @click.pass_context
 def demo(ctx: click.Context, homes: int, days: float, seed: int, fresh: bool, serve: bool) -> None:
-    """Run everything on a simulated estate: broker, simulator, ingestor, scoring; then serve the dashboard."""
+    """Run everything on a simulated estate: broker, simulator, ingestor, scoring, alarms; then serve the dashboard."""
     from core.assets import import_assets, read_asset_csv
     from ingest.service import Ingestor
 
@@ -642,6 +642,8 @@ def demo(ctx: click.Context, homes: int, days: float, seed: int, fresh: bool, se
     out.print("\nscoring every home's damp and mould risk from the readings just stored:")
     ctx.invoke(main.get_command(ctx, "score"))
     out.print("the ground truth of each simulated home is in var/sim/truth.csv, to compare with 'dampwatch risk export'")
+    out.print("\nevaluating the alarm rules on the new scores (alarms appear in the dashboard):")
+    ctx.invoke(main.get_command(ctx, "alerts").get_command(ctx, "run"))
     if serve:
         from dampwatch.commands_dashboard import serve_demo
 
