@@ -89,8 +89,9 @@ PHYSICS_MODEL_NAME: Final = "dampwatch-physics"
 PHYSICS_MODEL_VERSION: Final = "1.0"
 DEFAULT_HISTORY_DAYS: Final = 120
 """How far back ``--full`` (and a room scored for the first time) looks for readings. [d]"""
-DAY_ROWS_KEPT: Final = 28
-"""Day rows kept per room in the app database: the 14-day window and room to rewind. [d]"""
+DAY_ROWS_KEPT: Final = 91
+"""Day rows kept per room in the app database: the 14-day window, room to rewind, and the dashboard's 90-day
+charts of the mould index (a day row is about 200 bytes, so 91 days of 10 000 homes' rooms is under 1 GB). [d]"""
 DEFAULT_CHUNK_PROPERTIES: Final = 500
 VULNERABILITY_FLAGS: Final = ("child_under_15", "over_65", "respiratory_condition")
 CLIMATOLOGY_REASON_BELOW: Final = 0.5
