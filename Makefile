@@ -37,7 +37,7 @@ assets: $(ASSETS) ## Build the dashboard's CSS and copy GOV.UK Frontend's JS int
 
 setup: system $(BIN)/dampwatch assets ## Set everything up: Debian packages, a virtual environment, DampWatch (pinned)
 
-demo: setup ## Run the demo: a broker, a simulated estate of 50 homes, the ingestor; data left in ./var/
+demo: setup ## Run the demo: a simulated estate of 50 homes ingested and scored, then the dashboard; data in ./var/
 	$(BIN)/dampwatch demo
 
 test: setup ## Run the whole test suite (real Mosquitto, SQLite and PostgreSQL)
