@@ -91,7 +91,9 @@ DEFAULT_HISTORY_DAYS: Final = 120
 """How far back ``--full`` (and a room scored for the first time) looks for readings. [d]"""
 DAY_ROWS_KEPT: Final = 91
 """Day rows kept per room in the app database: the 14-day window, room to rewind, and the dashboard's 90-day
-charts of the mould index (a day row is about 200 bytes, so 91 days of 10 000 homes' rooms is under 1 GB). [d]"""
+charts of the mould index. A day row takes about 150 bytes in SQLite with its key (measured with SQLite's
+``dbstat`` on ``bench/dashboard_latency.py``'s estate: 14.3 MB for 95 850 rows), so 91 days of 10 000 homes'
+35 400 rooms is about 480 MB. [d]"""
 DEFAULT_CHUNK_PROPERTIES: Final = 500
 VULNERABILITY_FLAGS: Final = ("child_under_15", "over_65", "respiratory_condition")
 CLIMATOLOGY_REASON_BELOW: Final = 0.5

@@ -99,6 +99,29 @@ class Step:
     event_kind: str
 
 
+#: What each kind of timeline entry (CaseEvent.kind) is called on the case page and in the evidence pack.
+EVENT_LABELS = {
+    "opened": "Case opened",
+    "investigated": "Investigated",
+    "summary_sent": "Written summary sent to the tenant",
+    "made_safe": "Made safe",
+    "preventative_started": "Preventative work begun",
+    "works_completed": "Works completed",
+    "finding_recorded": "Inspection finding recorded",
+    "inspection_scheduled": "Inspection booked",
+    "inspection_cancelled": "Inspection cancelled",
+    "closed": "Case closed",
+    "note": "Note",
+    "message_to_tenant": "Message to the tenant",
+    "emergency_changed": "Emergency status changed",
+}
+
+
+def event_label(kind: str) -> str:
+    """A timeline entry's kind in words."""
+    return EVENT_LABELS.get(kind, kind.replace("_", " ").capitalize())
+
+
 STEPS: tuple[Step, ...] = (
     Step("investigate", "Investigate", "investigated_at", "investigated"),
     Step("summary", "Written summary to the tenant", "summary_sent_at", "summary_sent"),

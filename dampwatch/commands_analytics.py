@@ -13,7 +13,6 @@ imports ``dampwatch.cli`` only inside functions, so either module can be importe
 from __future__ import annotations
 
 import csv
-import functools
 import json
 import logging
 import sys
@@ -23,15 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from core.errors import DampWatchError
+from dampwatch.commands_common import console, out, pass_context
 
 logger = logging.getLogger(__name__)
 
-console = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 EXPORT_COLUMNS = (
     "uprn",
@@ -52,16 +49,6 @@ EXPORT_COLUMNS = (
 )
 
 
-def pass_context(function: Callable) -> Callable:
-    """``click.make_pass_decorator(dampwatch.cli.Context)``, with the class looked up when the command runs."""
-
-    @functools.wraps(function)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        from dampwatch.cli import Context
-
-        return click.make_pass_decorator(Context)(function)(*args, **kwargs)
-
-    return run
 
 
 def _progress():

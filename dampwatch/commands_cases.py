@@ -7,35 +7,19 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from core.errors import DampWatchError
+from dampwatch.commands_common import console, out, pass_context
 
 logger = logging.getLogger(__name__)
 
-console = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 
-def pass_context(function: Callable) -> Callable:
-    """``click.make_pass_decorator(dampwatch.cli.Context)``, with the class looked up when the command runs."""
-
-    @functools.wraps(function)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        from dampwatch.cli import Context
-
-        return click.make_pass_decorator(Context)(function)(*args, **kwargs)
-
-    return run
 
 
 def _london_day(value: dt.datetime) -> str:

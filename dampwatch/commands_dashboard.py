@@ -8,41 +8,26 @@ inside functions, so either module can be imported first.
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import logging
 import signal
-import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from core.errors import DampWatchError
+from dampwatch.commands_common import console, out, pass_context
 
 logger = logging.getLogger(__name__)
 
-console = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 #: Threads answering requests; each holds at most one database connection at a time.
 SERVER_THREADS = 8
 
 
-def pass_context(function: Callable) -> Callable:
-    """``click.make_pass_decorator(dampwatch.cli.Context)``, with the class looked up when the command runs."""
-
-    @functools.wraps(function)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        from dampwatch.cli import Context
-
-        return click.make_pass_decorator(Context)(function)(*args, **kwargs)
-
-    return run
 
 
 # -- serve ------------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from xml.sax.saxutils import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.cases import StepClock, fix_check, step_clocks
+from core.cases import StepClock, event_label, fix_check, step_clocks
 from core.model import Case, PropertyRisk, Room, ScoringRun
 from core.workdays import LONDON, working_days_between
 
@@ -41,25 +41,6 @@ READINGS_BEFORE_AWARE_DAYS = 30
 """Days before the landlord became aware that the readings always cover."""
 MAX_ROOM_CHARTS = 6
 
-EVENT_WORDS = {
-    "opened": "Case opened",
-    "investigated": "Investigated",
-    "summary_sent": "Written summary sent to the tenant",
-    "made_safe": "Made safe",
-    "preventative_started": "Preventative work begun",
-    "works_completed": "Works completed",
-    "finding_recorded": "Inspection finding recorded",
-    "inspection_scheduled": "Inspection booked",
-    "inspection_cancelled": "Inspection cancelled",
-    "closed": "Case closed",
-    "note": "Note",
-    "message_to_tenant": "Message to the tenant",
-    "emergency_changed": "Emergency status changed",
-}
-
-
-def _words(kind: str) -> str:
-    return EVENT_WORDS.get(kind, kind.replace("_", " ").capitalize())
 
 
 def london(value: dt.datetime | None) -> str:
@@ -163,7 +144,7 @@ def collect_evidence(session: Session, store: Any, case: Case, *, now: dt.dateti
     rooms = {room.id: room.name for room in session.scalars(select(Room).where(Room.uprn == case.uprn))}
     clocks = step_clocks(case, now)
     events = sorted(case.events, key=lambda e: (e.at, e.id))
-    timeline = [{"at": e.at, "kind": e.kind, "what": _words(e.kind), "actor": e.actor, "text": e.text or "",
+    timeline = [{"at": e.at, "kind": e.kind, "what": event_label(e.kind), "actor": e.actor, "text": e.text or "",
                  "detail": e.detail or {}} for e in events]
     messages = [row for row in timeline if row["kind"] == "message_to_tenant"]
     findings = []

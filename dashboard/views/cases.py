@@ -37,6 +37,7 @@ from core.cases import (
     cases_breached,
     cases_due_soon,
     close_case,
+    event_label,
     fix_check,
     next_deadline,
     open_case,
@@ -81,21 +82,6 @@ OFFICE = ("officer", "manager")
 SCHEDULE_DAYS = 10
 """Working days ahead the schedule pages show."""
 
-EVENT_LABELS = {
-    "opened": "Case opened",
-    "investigated": "Investigated",
-    "summary_sent": "Written summary sent to the tenant",
-    "made_safe": "Made safe",
-    "preventative_started": "Preventative work begun",
-    "works_completed": "Works completed",
-    "finding_recorded": "Inspection finding recorded",
-    "inspection_scheduled": "Inspection booked",
-    "inspection_cancelled": "Inspection cancelled",
-    "closed": "Case closed",
-    "note": "Note",
-    "message_to_tenant": "Message to the tenant",
-    "emergency_changed": "Emergency status changed",
-}
 STEP_BUTTONS = {
     "investigate": "Record the investigation",
     "summary": "Record the written summary",
@@ -118,11 +104,6 @@ CAUSE_LABELS = {
 @bp.context_processor
 def _case_template_context() -> dict[str, Any]:
     return {"now": now_utc(), "long_date": long_date}
-
-
-def event_label(kind: str) -> str:
-    """A timeline entry's kind in words."""
-    return EVENT_LABELS.get(kind, kind.replace("_", " ").capitalize())
 
 
 def who() -> dict[str, Any]:
