@@ -197,7 +197,7 @@ def measure_ingestors(n: int, backend: str, ingestors: int) -> dict:
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="dw-bench-ingest-"))
         broker = stack.enter_context(MosquittoBroker(Path(tmp) / "broker"))
         if backend == "victoriametrics":
-            from tests.backends_fixtures import VictoriaMetricsServer
+            from core.victoria_server import VictoriaMetricsServer
 
             victoria = VictoriaMetricsServer(Path(tmp) / "victoria").start()
             stack.callback(victoria.stop)

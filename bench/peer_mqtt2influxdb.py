@@ -1,7 +1,7 @@
 """The peer in the ingest benchmark (issue 7): mqtt2influxdb (PyPI) writing the same messages to VictoriaMetrics.
 
 :func:`measure_peer` starts its own Mosquitto (:class:`core.mqtt.MosquittoBroker`)
-and its own VictoriaMetrics (``tests.backends_fixtures.VictoriaMetricsServer``),
+and its own VictoriaMetrics (``core.victoria_server.VictoriaMetricsServer``),
 runs the ``mqtt2influxdb`` bridge as a black box in a subprocess with a config
 written here (topic ``dampwatch/+/up``, fields ``temperature_c`` and
 ``humidity_pct`` from the native JSON payload, tag ``device`` from the topic),
@@ -364,7 +364,7 @@ def measure_peer(
 
     import simulator
     from core.mqtt import MosquittoBroker
-    from tests.backends_fixtures import VictoriaMetricsServer
+    from core.victoria_server import VictoriaMetricsServer
 
     try:
         version = peer_version()

@@ -1,6 +1,6 @@
 """Real time-series servers for the readings-store tests, and checks every backend must pass.
 
-:class:`VictoriaMetricsServer` runs Debian's ``victoria-metrics`` binary on a free
+:class:`VictoriaMetricsServer` (from ``core.victoria_server``) runs Debian's ``victoria-metrics`` binary on a free
 loopback port with a temporary data folder. It can be stopped and started again on
 the same port and data, which is how the store-outage tests (and the ingestor's
 spool tests) take the store away and bring it back.
@@ -14,113 +14,20 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import shutil
-import signal
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from core.mqtt import free_port
 from core.readings import HOURLY_COLUMNS, Reading, ReadingsStore
 from core.store_sqlite import SQLiteReadingsStore
+from core.victoria_server import VictoriaMetricsServer, victoria_binary
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-VICTORIA_BINARY_NAMES = ("victoria-metrics", "victoria-metrics-prod")
 INFLUX_URL_VARIABLE = "DAMPWATCH_TEST_INFLUX_URL"
 #: The hour every store test starts from: recent, so any retention keeps it, and in the past.
 T0 = (dt.datetime.now(dt.UTC) - dt.timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
-
-
-def victoria_binary() -> str | None:
-    """The path of the single-node VictoriaMetrics binary, if installed."""
-    for name in VICTORIA_BINARY_NAMES:
-        found = shutil.which(name) or (f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None)
-        if found:
-            return found
-    return None
-
-
-class VictoriaMetricsServer:
-    """A real single-node VictoriaMetrics on a free loopback port.
-
-    ``dedup`` is the ``-dedup.minScrapeInterval`` flag (None leaves
-    deduplication off, as VictoriaMetrics does by default).
-    """
-
-    def __init__(self, data_dir: Path, *, dedup: str | None = "1s", binary: str | None = None) -> None:
-        self.binary = binary or victoria_binary()
-        if self.binary is None:
-            raise FileNotFoundError("victoria-metrics is not installed (apt-get install victoria-metrics)")
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.dedup = dedup
-        self.log_path = data_dir.parent / f"{data_dir.name}.log"
-        self._process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        """The readings URL of this server."""
-        return f"victoriametrics://127.0.0.1:{self.port}"
-
-    @property
-    def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout_s: float = 10.0) -> VictoriaMetricsServer:
-        """Start the server (again) and wait until it answers ``/health``."""
-        args = [
-            self.binary,
-            f"-httpListenAddr=127.0.0.1:{self.port}",
-            f"-storageDataPath={self.data_dir}",
-            "-retentionPeriod=100y",  # the default month would drop older test samples
-            "-loggerLevel=WARN",
-        ]
-        if self.dedup is not None:
-            args.append(f"-dedup.minScrapeInterval={self.dedup}")
-        log = self.log_path.open("ab")
-        self._process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"victoria-metrics exited with {self._process.returncode}: {self.log()}")
-            try:
-                with urllib.request.urlopen(f"{self.http}/health", timeout=1) as response:
-                    if response.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"victoria-metrics did not answer /health within {timeout_s:g} s: {self.log()}")
-
-    def stop(self, *, hard: bool = False) -> None:
-        """Stop the server: SIGTERM flushes its buffers; ``hard`` sends SIGKILL (a crash)."""
-        if self._process is None:
-            return
-        if self._process.poll() is None:
-            self._process.send_signal(signal.SIGKILL if hard else signal.SIGTERM)
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._process = None
-
-    def flush(self) -> None:
-        """Make every accepted sample searchable (``/internal/force_flush``)."""
-        with urllib.request.urlopen(f"{self.http}/internal/force_flush", timeout=10):
-            pass
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-2000:]
-        except OSError:
-            return ""
 
 
 def running_victoria(tmp_path: Path, *, dedup: str | None = "1s") -> Iterator[VictoriaMetricsServer]:
