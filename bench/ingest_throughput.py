@@ -177,10 +177,13 @@ def publish_all(url: str, n: int) -> float:
     return n / (time.perf_counter() - started)
 
 
-def measure_bare(n: int) -> dict:
-    from core.mqtt import MosquittoBroker
+def measure_bare(n: int, autosave_s: int | None = None) -> dict:
+    from core.mqtt import AUTOSAVE_INTERVAL_S, MosquittoBroker
 
-    with tempfile.TemporaryDirectory(prefix="dw-bench-bare-") as tmp, MosquittoBroker(Path(tmp) / "broker") as broker:
+    autosave_s = autosave_s or AUTOSAVE_INTERVAL_S
+    with tempfile.TemporaryDirectory(prefix="dw-bench-bare-") as tmp, MosquittoBroker(
+        Path(tmp) / "broker", autosave_interval_s=autosave_s
+    ) as broker:
         run_consumer(bare_subscriber, (broker.url, n, "bench-bare", True))
         publish_rate = publish_all(broker.url, n)
         figures = run_consumer(bare_subscriber, (broker.url, n, "bench-bare", False))
@@ -189,13 +192,15 @@ def measure_bare(n: int) -> dict:
     return figures
 
 
-def measure_ingestors(n: int, backend: str, ingestors: int) -> dict:
+def measure_ingestors(n: int, backend: str, ingestors: int, autosave_s: int | None = None) -> dict:
     """DampWatch's ingestor(s) draining N queued readings into the chosen backend."""
-    from core.mqtt import MosquittoBroker
+    from core.mqtt import AUTOSAVE_INTERVAL_S, MosquittoBroker
 
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="dw-bench-ingest-"))
-        broker = stack.enter_context(MosquittoBroker(Path(tmp) / "broker"))
+        broker = stack.enter_context(
+            MosquittoBroker(Path(tmp) / "broker", autosave_interval_s=autosave_s or AUTOSAVE_INTERVAL_S)
+        )
         if backend == "victoriametrics":
             from core.victoria_server import VictoriaMetricsServer
 
@@ -230,6 +235,9 @@ def main() -> int:
                         help="readings store the ingestor writes to (default sqlite)")
     parser.add_argument("--ingestors", type=int, choices=[1, 2], default=1,
                         help="DampWatch ingestors sharing the load through an MQTT 5 shared subscription")
+    parser.add_argument("--autosave", type=int, default=None, metavar="S",
+                        help="Mosquitto's snapshot interval in seconds, its crash window (default: DampWatch's, "
+                             "core.mqtt.AUTOSAVE_INTERVAL_S)")
     parser.add_argument("--peer", action="store_true",
                         help="also measure mqtt2influxdb writing the same messages to VictoriaMetrics "
                              "(pip install mqtt2influxdb; slow: about 250 msg/s)")
@@ -238,10 +246,13 @@ def main() -> int:
     n = args.readings
     print(f"ingest throughput: {n} native readings, QoS 1, {DEVICES} devices, Mosquitto on loopback, "
           f"backend {args.backend}, {args.ingestors} ingestor(s)")
-    bare = measure_bare(n)
+    from core.mqtt import AUTOSAVE_INTERVAL_S
+
+    print(f"  Mosquitto snapshot every {args.autosave or AUTOSAVE_INTERVAL_S} s (autosave_interval)")
+    bare = measure_bare(n, args.autosave)
     print(f"  bare paho subscriber (counts only):  {bare['rate']:>9,.0f} msg/s  "
           f"({bare['count']} in {bare['seconds']:.2f} s; peak RSS {bare['rss_mb']:.0f} MB)")
-    ours = measure_ingestors(n, args.backend, args.ingestors)
+    ours = measure_ingestors(n, args.backend, args.ingestors, args.autosave)
     print(f"  dampwatch ingestor(s) -> {args.backend + ':':<11}{ours['rate']:>9,.0f} readings/s  "
           f"({ours['in_store']} in the store after {ours['seconds']:.2f} s; per ingestor: peak RSS "
           f"{ours['main_rss_mb']:.0f} MB + {ours['worker_rss_mb']:.0f} MB worker; shares {ours['shares']})")

@@ -75,7 +75,8 @@ def password_file_text(accounts: list[Account]) -> str:
 
 
 def acl_file_text(accounts: list[Account], prefix: str) -> str:
-    """Mosquitto's ACL file: a device writes only its own topics; services read all device topics."""
+    """Mosquitto's ACL file: a device writes only its own topics and reads only its own acknowledgement;
+    services read all device topics and write the acknowledgements (``<prefix>/<id>/stored``)."""
     lines = [
         "# Written by 'dampwatch broker config'. Do not edit: it is regenerated from the app database.",
         "# Anything not allowed here is denied.",
@@ -87,9 +88,12 @@ def acl_file_text(accounts: list[Account], prefix: str) -> str:
             validate_device_id(account.username)
             lines.append(f"topic write {prefix}/{account.username}/up")
             lines.append(f"topic write {prefix}/{account.username}/status")
+            # the ingestor's end-to-end acknowledgement: which of its readings are in the store
+            lines.append(f"topic read {prefix}/{account.username}/stored")
         else:
             lines.append(f"topic read {prefix}/#")
             lines.append(f"topic read $share/+/{prefix}/#")
+            lines.append(f"topic write {prefix}/+/stored")
         lines.append("")
     return "\n".join(lines)
 

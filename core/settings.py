@@ -87,6 +87,22 @@ class Settings(BaseSettings):
     ingest_known_devices_refresh_s: float = Field(
         30.0, gt=0, description="How often the ingestor re-reads the list of registered devices."
     )
+    ingest_stored_ack: bool = Field(
+        True, description="Publish each device's highest stored seq, retained, on <prefix>/<id>/stored "
+        "(DampWatch firmware keeps readings until it is covered)."
+    )
+    ingest_stall_after_s: float = Field(
+        120.0, gt=0, description="Log and count a stall when readings are spooled but none has reached the store "
+        "for this long."
+    )
+    ingest_replay_window_s: float = Field(
+        60.0, ge=0, description="Seconds of recent batches kept on local disk and replayed when the readings store "
+        "restarted (VictoriaMetrics buffers writes before disk); 0 turns it off."
+    )
+    readings_lock_wait_s: float = Field(
+        2.0, gt=0, description="How long a write waits for another process's lock on the SQLite readings store "
+        "before the batch is spooled instead."
+    )
     metrics_port: int = Field(9108, ge=0, le=65535, description="Prometheus metrics port (0 turns it off).")
     metrics_bind: str = Field("127.0.0.1", description="Address the metrics server listens on.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")

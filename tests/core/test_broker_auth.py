@@ -63,8 +63,8 @@ class Session:
     def accepted(self) -> bool:
         return self.reason is not None and not self.reason.is_failure
 
-    def publish(self, topic: str, payload: bytes = b"{}"):
-        info = self.client.publish(topic, payload, qos=1)
+    def publish(self, topic: str, payload: bytes = b"{}", *, retain: bool = False):
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
         info.wait_for_publish(10)
         return self.acks.get(info.mid)
 
@@ -231,3 +231,23 @@ def test_generated_files_work_with_the_cli(tmp_path, monkeypatch):
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(10)
+
+
+def test_stored_acknowledgement_is_written_by_the_ingestor_and_read_only_by_its_device(secured):
+    """The ingestor may publish dampwatch/<id>/stored; device A reads its own, never B's, and cannot forge one."""
+    import time
+
+    ingest = Session(secured["broker"], INGESTOR_USERNAME, secured["ingest"])
+    assert not ingest.publish("dampwatch/dev-a/stored", b'{"seq": 7}', retain=True).is_failure
+    assert not ingest.publish("dampwatch/dev-b/stored", b'{"seq": 9}', retain=True).is_failure
+    a = Session(secured["broker"], "dev-a", secured["a"])
+    forged = a.publish("dampwatch/dev-a/stored", b'{"seq": 999}')
+    assert forged.is_failure and "authori" in str(forged).lower()
+    a.client.subscribe([("dampwatch/dev-a/stored", 1), ("dampwatch/dev-b/stored", 1)])
+    deadline = time.monotonic() + 5
+    while not a.messages and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert [(m.topic, m.payload, m.retain) for m in a.messages] == [("dampwatch/dev-a/stored", b'{"seq": 7}', True)]
+    for s in (a, ingest):
+        s.close()
