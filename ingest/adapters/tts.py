@@ -1,0 +1,75 @@
+"""The Things Stack v3 MQTT uplinks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+from ingest.adapters.base import (
+    LORAWAN_FIELDS,
+    AdapterResult,
+    _known_device_id,
+    _object,
+    _reading_result,
+    _rejected,
+    extract_fields,
+    load_json,
+)
+from ingest.adapters.registry import register_adapter
+from ingest.parse import DEFAULT_MAX_FUTURE_S, InvalidReading, Reason
+
+
+def tts(
+    topic: str,
+    payload: bytes,
+    *,
+    received_at: dt.datetime,
+    mapping: Mapping[str, str] | None = None,
+    max_future_s: float = DEFAULT_MAX_FUTURE_S,
+) -> AdapterResult:
+    """The Things Stack v3 MQTT server: ``v3/<app id>@<tenant>/devices/<device id>/up``.
+
+    Readings come from ``uplink_message.decoded_payload``; join, downlink, service
+    and location messages and simulated uplinks are ignored.
+    """
+    parts = topic.split("/")
+    if len(parts) < 5 or parts[0] != "v3" or parts[2] != "devices":
+        return _rejected(Reason.INVALID_TOPIC, f"topic {topic!r} is not v3/<app>@<tenant>/devices/<device id>/up")
+    device_name, event = parts[3], "/".join(parts[4:])
+    if event != "up":
+        return AdapterResult(ignored=f"The Things Stack {event} message")
+    try:
+        document = _object(load_json(payload), "The Things Stack uplink")
+        if document.get("simulated"):
+            return AdapterResult(ignored="simulated uplink (sent from the console, not the device)")
+        uplink = document.get("uplink_message")
+        if uplink is None:
+            raise InvalidReading(Reason.MISSING_FIELD, "The Things Stack uplink has no 'uplink_message'")
+        uplink = _object(uplink, "'uplink_message'")
+        decoded = uplink.get("decoded_payload")
+        if decoded is None:
+            raise InvalidReading(
+                Reason.MISSING_FIELD,
+                "The Things Stack uplink has no 'decoded_payload'; set an uplink payload formatter for the device "
+                "or application",
+            )
+        decoded = _object(decoded, "'decoded_payload'")
+    except InvalidReading as bad:
+        return _rejected(bad.reason, bad.detail, _known_device_id("tts", device_name, mapping, "tts"))
+    ids = document.get("end_device_ids")
+    dev_eui = ids.get("dev_eui") if isinstance(ids, dict) else None
+    if isinstance(dev_eui, str) and dev_eui:
+        key, prefix = dev_eui.lower(), "lorawan"
+    else:
+        key, prefix = device_name, "tts"
+    return _reading_result(
+        "tts", key, prefix, extract_fields(decoded, LORAWAN_FIELDS),
+        ts=uplink.get("received_at") or document.get("received_at"), seq=uplink.get("f_cnt"),
+        received_at=received_at, mapping=mapping, max_future_s=max_future_s,
+        where=f"The Things Stack uplink of {device_name}", rules=LORAWAN_FIELDS,
+    )
+
+
+
+
+register_adapter("tts", lambda: tts, default_routes=[(20, "v3/+/devices/+/#")])
