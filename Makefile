@@ -40,11 +40,13 @@ setup: system $(BIN)/dampwatch assets ## Set everything up: Debian packages, a v
 demo: setup ## Run the demo: a simulated estate of 50 homes ingested and scored, then the dashboard; data in ./var/
 	$(BIN)/dampwatch demo
 
-test: setup ## Run the whole test suite (real Mosquitto, SQLite and PostgreSQL)
+test: setup ## Run the linter, then the whole test suite (real Mosquitto, SQLite, PostgreSQL, SMTP and Chromium)
+	$(BIN)/ruff check .
 	$(BIN)/pytest
 
-lint: setup ## Check the code with ruff
+lint: setup ## Check the code with ruff and the layering rule of DESIGN.md (tests/test_layers.py)
 	$(BIN)/ruff check .
+	$(BIN)/pytest -q tests/test_layers.py
 
 bench: setup ## Run the ingest throughput benchmark (prints rates, ratio and peak memory)
 	$(BIN)/python bench/ingest_throughput.py
