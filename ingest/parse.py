@@ -33,6 +33,11 @@ DEFAULT_MAX_FUTURE_S = 600
 EARLIEST_TS = dt.datetime(2015, 1, 1, tzinfo=dt.UTC)
 #: Epoch values above this are milliseconds, not seconds (year 5138 in seconds).
 EPOCH_SECONDS_MAX = 1e11
+#: Integers at or beyond this magnitude are never a sensor value, a time or a counter (SQL BIGINT's range):
+#: they are refused before any arithmetic, so a 309-digit number cannot raise ``OverflowError``.
+MAX_ABS_INT = 2**63
+#: Longest timestamp string looked at (ISO 8601 with a fraction and an offset is under 40 characters).
+MAX_TIMESTAMP_CHARS = 64
 EXCERPT_BYTES = 256
 
 
@@ -60,6 +65,8 @@ class Reason:
     INVALID_DEVICE_ID = "invalid_device_id"
     UNKNOWN_DEVICE = "unknown_device"
     INVALID_STATUS = "invalid_status"
+    DUPLICATE_KEY = "duplicate_key"
+    INTERNAL_ERROR = "internal_error"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -187,11 +194,171 @@ def decode_payload(payload: bytes) -> object:
     except UnicodeDecodeError as exc:
         raise InvalidReading(Reason.NOT_UTF8, f"payload is not UTF-8 (byte {exc.start})") from None
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise InvalidReading(
+            Reason.DUPLICATE_KEY, f"payload JSON repeats the key {exc.key[:40]!r} in one object; send each field once"
+        ) from None
     except RecursionError:
         raise InvalidReading(Reason.TOO_DEEPLY_NESTED, "payload JSON is nested too deeply") from None
-    except ValueError as exc:
-        raise InvalidReading(Reason.INVALID_JSON, f"payload is not valid JSON: {exc}") from None
+    except ValueError as exc:  # includes integers longer than Python's 4300-digit conversion limit
+        raise InvalidReading(Reason.INVALID_JSON, f"payload is not valid JSON: {str(exc)[:200]}") from None
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """``object_pairs_hook`` for :func:`json.loads`: an object naming a key twice is refused, not "last wins"."""
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return document
+
+
+# -- bounded conversions (shared with the adapters: none of them raises anything but InvalidReading) -----------
+
+
+def describe_number(value: object) -> str:
+    """A short, safe text for a number in a message (a huge integer is described, never printed in full)."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -MAX_ABS_INT < value < MAX_ABS_INT:
+        return f"an integer of {value.bit_length()} bits"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def finite_float(value: object, name: str) -> float:
+    """``value`` (a JSON number) as a finite float; raises ``InvalidReading``, never ``OverflowError``.
+
+    Booleans and strings are ``wrong_type``; NaN, infinities and integers of
+    :data:`MAX_ABS_INT` or more are ``not_finite``. A float that underflows in
+    JSON (``1e-400``) has already become ``0.0`` and is accepted as such.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidReading(Reason.WRONG_TYPE, f"'{name}' must be a number, not {type(value).__name__}")
+    if isinstance(value, int):
+        if -MAX_ABS_INT < value < MAX_ABS_INT:
+            return float(value)
+        raise InvalidReading(Reason.NOT_FINITE, f"'{name}' is {describe_number(value)}, too large for a measurement")
+    if not math.isfinite(value):
+        raise InvalidReading(Reason.NOT_FINITE, f"'{name}' is {value}, not a finite number")
+    return float(value)
+
+
+def float_in_range(value: object, name: str, low: float, high: float, reason: str, unit: str = "") -> float:
+    """``value`` as a float within ``[low, high]``, else ``InvalidReading(reason)`` (huge integers included)."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -MAX_ABS_INT < value < MAX_ABS_INT:
+        raise InvalidReading(reason, f"'{name}' {describe_number(value)} is outside {low:g}..{high:g}{unit}")
+    number = finite_float(value, name)
+    if not low <= number <= high:
+        raise InvalidReading(reason, f"'{name}' {number:g}{unit} is outside {low:g}..{high:g}{unit}")
+    return number
+
+
+def bounded_int(value: object, name: str, low: int, high: int, reason: str) -> int:
+    """A whole number (JSON integer, or a float with no fraction) within ``[low, high]``; else ``InvalidReading``."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer() and abs(value) < MAX_ABS_INT:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidReading(reason, f"'{name}' must be a whole number from {low} to {high}, not {describe_number(value)}")
+    return value
+
+
+def epoch_to_datetime(value: object, name: str = "ts") -> dt.datetime:
+    """Epoch seconds (int or float) as an aware UTC datetime; raises ``InvalidReading`` for anything else.
+
+    Values above :data:`EPOCH_SECONDS_MAX` are refused as milliseconds. The range
+    of years is checked by :func:`check_device_time`.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidReading(Reason.WRONG_TYPE, f"'{name}' must be epoch seconds, not {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidReading(Reason.NOT_FINITE, f"'{name}' is {value}, not a finite number")
+    if value > EPOCH_SECONDS_MAX:
+        raise InvalidReading(
+            Reason.INVALID_TIMESTAMP, f"'{name}' {describe_number(value)} looks like milliseconds; send epoch seconds"
+        )
+    if value < -EPOCH_SECONDS_MAX:
+        raise InvalidReading(Reason.TIMESTAMP_TOO_OLD, f"'{name}' {describe_number(value)} is long before {EARLIEST_TS.year}")
+    try:
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidReading(Reason.INVALID_TIMESTAMP, f"'{name}' {describe_number(value)} is not a valid epoch time") from None
+
+
+def iso_to_datetime(value: object, name: str = "ts", *, zone: dt.tzinfo = dt.UTC) -> dt.datetime:
+    """An ISO 8601 string as an aware UTC datetime (a string without offset is in ``zone``).
+
+    Raises ``InvalidReading``, never ``OverflowError``: years far outside the
+    accepted range (``0001-01-01T00:00:00+01:00``) are refused before the
+    conversion to UTC.
+    """
+    if not isinstance(value, str):
+        raise InvalidReading(Reason.WRONG_TYPE, f"'{name}' must be an ISO 8601 string, not {type(value).__name__}")
+    if len(value) > MAX_TIMESTAMP_CHARS:
+        raise InvalidReading(Reason.INVALID_TIMESTAMP, f"'{name}' is {len(value)} characters; not a timestamp")
+    try:
+        ts = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidReading(Reason.INVALID_TIMESTAMP, f"'{name}' {value[:40]!r} is not ISO 8601") from None
+    if ts.year < EARLIEST_TS.year - 1:
+        raise InvalidReading(
+            Reason.TIMESTAMP_TOO_OLD, f"'{name}' {value[:40]!r} is before {EARLIEST_TS.year}; the device clock is not set"
+        )
+    if ts.year > dt.MAXYEAR - 1:
+        raise InvalidReading(Reason.FUTURE_TIMESTAMP, f"'{name}' {value[:40]!r} is in the far future")
+    try:
+        if ts.tzinfo is None:
+            ts = ts.replace(tzinfo=zone)
+        return ts.astimezone(dt.UTC)
+    except (OverflowError, ValueError):
+        raise InvalidReading(Reason.INVALID_TIMESTAMP, f"'{name}' {value[:40]!r} is not a valid time") from None
+
+
+def check_device_time(
+    ts: dt.datetime, received_at: dt.datetime, max_future_s: float = DEFAULT_MAX_FUTURE_S, name: str = "ts"
+) -> dt.datetime:
+    """A device's own time if it lies in ``2015-01-01 .. received_at + max_future_s``, to the whole second (UTC).
+
+    Raises ``InvalidReading`` with ``timestamp_too_old`` (the clock was never
+    set) or ``future_timestamp``. ``ts`` must be aware (or naive UTC).
+    """
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=dt.UTC)
+    if ts < EARLIEST_TS:
+        raise InvalidReading(
+            Reason.TIMESTAMP_TOO_OLD, f"'{name}' {ts.isoformat()} is before {EARLIEST_TS.year}; the device clock is not set"
+        )
+    latest_allowed = received_at + dt.timedelta(seconds=max_future_s)
+    if ts > latest_allowed:
+        raise InvalidReading(
+            Reason.FUTURE_TIMESTAMP,
+            f"'{name}' {ts.isoformat()} is more than {int(max_future_s)} s "
+            "ahead of the ingest clock; check the device's time source",
+        )
+    return ts.astimezone(dt.UTC).replace(microsecond=0)
+
+
+def device_time(
+    value: object, received_at: dt.datetime, max_future_s: float = DEFAULT_MAX_FUTURE_S, name: str = "ts"
+) -> dt.datetime:
+    """A device timestamp (ISO 8601 string or epoch seconds) checked by :func:`check_device_time`."""
+    if isinstance(value, str):
+        ts = iso_to_datetime(value, name)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        ts = epoch_to_datetime(value, name)
+    else:
+        raise InvalidReading(
+            Reason.WRONG_TYPE, f"'{name}' must be an ISO 8601 string or epoch seconds, not {type(value).__name__}"
+        )
+    return check_device_time(ts, received_at, max_future_s, name)
 
 
 def _number(item: dict, name: str, *, required: bool) -> float | None:
@@ -200,64 +367,33 @@ def _number(item: dict, name: str, *, required: bool) -> float | None:
         if required:
             raise InvalidReading(Reason.MISSING_FIELD, f"'{name}' is missing")
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidReading(Reason.WRONG_TYPE, f"'{name}' must be a number, not {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise InvalidReading(Reason.NOT_FINITE, f"'{name}' is {value}, not a finite number")
-    return value
+    return finite_float(value, name)
 
 
 def _timestamp(value: object, received_at: dt.datetime, latest_allowed: dt.datetime) -> dt.datetime:
-    if isinstance(value, bool):
-        raise InvalidReading(Reason.WRONG_TYPE, "'ts' must be an ISO 8601 string or epoch seconds, not a boolean")
-    if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise InvalidReading(Reason.NOT_FINITE, f"'ts' is {value}, not a finite number")
-        if value > EPOCH_SECONDS_MAX:
-            raise InvalidReading(Reason.INVALID_TIMESTAMP, f"'ts' {value} looks like milliseconds; send epoch seconds")
-        try:
-            ts = dt.datetime.fromtimestamp(value, dt.UTC)
-        except (OverflowError, OSError, ValueError):
-            raise InvalidReading(Reason.INVALID_TIMESTAMP, f"'ts' {value} is not a valid epoch time") from None
-    elif isinstance(value, str):
-        try:
-            ts = dt.datetime.fromisoformat(value)
-        except ValueError:
-            raise InvalidReading(Reason.INVALID_TIMESTAMP, f"'ts' {value[:40]!r} is not ISO 8601") from None
-        ts = ts.replace(tzinfo=dt.UTC) if ts.tzinfo is None else ts.astimezone(dt.UTC)
-    else:
-        raise InvalidReading(Reason.WRONG_TYPE, f"'ts' must be an ISO 8601 string or epoch seconds, not {type(value).__name__}")
-    if ts > latest_allowed:
-        raise InvalidReading(
-            Reason.FUTURE_TIMESTAMP,
-            f"'ts' {ts.isoformat()} is more than {int((latest_allowed - received_at).total_seconds())} s "
-            "ahead of the ingest clock; check the device's time source",
-        )
-    if ts < EARLIEST_TS:
-        raise InvalidReading(
-            Reason.TIMESTAMP_TOO_OLD, f"'ts' {ts.isoformat()} is before {EARLIEST_TS.year}; the device clock is not set"
-        )
-    return ts.replace(microsecond=0)
+    return device_time(value, received_at, (latest_allowed - received_at).total_seconds())
 
 
 def reading_from_document(device_id: str, item: object, received_at: dt.datetime, latest_allowed: dt.datetime) -> Reading:
+    """One native reading object as a :class:`Reading`; raises ``InvalidReading`` (and nothing else) if it breaks a rule."""
     if not isinstance(item, dict):
         raise InvalidReading(Reason.WRONG_TYPE, f"a reading must be a JSON object, not {type(item).__name__}")
-    temperature_c = _number(item, "temperature_c", required=True)
-    humidity_pct = _number(item, "humidity_pct", required=True)
+    for name in ("temperature_c", "humidity_pct"):
+        if item.get(name) is None:
+            raise InvalidReading(Reason.MISSING_FIELD, f"'{name}' is missing")
     low, high = TEMPERATURE_RANGE_C
-    if not low <= temperature_c <= high:
-        raise InvalidReading(Reason.TEMPERATURE_OUT_OF_RANGE, f"temperature {temperature_c} °C is outside {low:g}..{high:g}")
+    temperature_c = float_in_range(
+        item["temperature_c"], "temperature_c", low, high, Reason.TEMPERATURE_OUT_OF_RANGE, " °C"
+    )
     low, high = HUMIDITY_RANGE_PCT
-    if not low <= humidity_pct <= high:
-        raise InvalidReading(Reason.HUMIDITY_OUT_OF_RANGE, f"humidity {humidity_pct} % is outside {low:g}..{high:g}")
-    battery_v = _number(item, "battery_v", required=False)
-    if battery_v is not None and not BATTERY_RANGE_V[0] <= battery_v <= BATTERY_RANGE_V[1]:
-        raise InvalidReading(Reason.BATTERY_OUT_OF_RANGE, f"battery {battery_v} V is outside 0..10")
+    humidity_pct = float_in_range(item["humidity_pct"], "humidity_pct", low, high, Reason.HUMIDITY_OUT_OF_RANGE, " %")
+    battery_v = None
+    if item.get("battery_v") is not None:
+        low, high = BATTERY_RANGE_V
+        battery_v = float_in_range(item["battery_v"], "battery_v", low, high, Reason.BATTERY_OUT_OF_RANGE, " V")
     seq = item.get("seq")
-    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or seq < 0 or seq >= 2**63):
-        raise InvalidReading(Reason.INVALID_SEQ, f"'seq' must be a whole number from 0, not {seq!r}"[:120])
+    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or seq < 0 or seq >= MAX_ABS_INT):
+        raise InvalidReading(Reason.INVALID_SEQ, f"'seq' must be a whole number from 0, not {describe_number(seq)}"[:120])
     flags = 0
     raw_ts = item.get("ts")
     if raw_ts is None:
