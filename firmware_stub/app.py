@@ -15,11 +15,14 @@ A wake, in order:
    gets the next ``seq`` and a ``ts`` only if the clock was set from NTP since
    the RTC last lost power; otherwise ``ts`` is left out.
 3. If the attempt is due: join Wi-Fi (and re-sync NTP once a day), connect with
-   the last will set, publish the online status (retained, with the buffer's
-   dropped counter), upload the backlog oldest first as ``{"readings": [...]}``
-   batches (each removed from flash only after its PUBACK), then publish the
-   reading. If there was a backlog the reading joins its end, so the broker
-   always receives readings in the order they were taken.
+   the last will set, subscribe to ``<prefix>/<id>/stored`` (the ingestor's
+   retained acknowledgement of what is in the store), publish the online status
+   (retained, with the buffer's dropped counter), upload what flash holds above
+   the acknowledgement, oldest first, as ``{"readings": [...]}`` batches, and
+   listen a few seconds for the acknowledgement to cover them. A reading leaves
+   flash only when the acknowledgement covers it (with ``stored_ack`` false:
+   after its PUBACK), so the broker always receives readings in the order they
+   were taken and a broker crash loses none.
 4. If the network or broker failed, the reading goes to the ring buffer and
    the next attempt waits out a capped, jittered exponential backoff.
 5. Wi-Fi off; sleep for the rest of ``interval_s``.
@@ -27,6 +30,8 @@ A wake, in order:
 The board object is the device's only way to the hardware; see
 ``board_esp32.Esp32Board`` for the list of what it provides.
 """
+
+import json
 
 from firmware_stub import backoff, config, uplink
 from firmware_stub.payload import Reading, batch_json, iso_utc, status_json, take_batch
@@ -40,6 +45,8 @@ FIRMWARE_VERSION = "0.1.0"
 EARLIEST_VALID_YEAR = 2025
 #: Shortest deep sleep, whatever the wake cost.
 MIN_SLEEP_MS = 1000
+#: How often the device listens for the stored acknowledgement while it waits for one.
+ACK_POLL_MS = 100
 
 
 def clock_valid(board, state):
@@ -104,30 +111,93 @@ def _status(board, cfg, state, buf, status):
     )
 
 
+class StoredAck:
+    """The ingestor's end-to-end acknowledgement, heard on ``<prefix>/<id>/stored``: ``{"seq": N}``.
+
+    N is the highest seq of this device in the readings store. An acknowledgement above every seq
+    this device has taken is not about these readings (the flash was wiped and seq started again, or
+    another device had this id) and is ignored, so it can never remove a reading that is not stored.
+    """
+
+    def __init__(self, board, buf):
+        self.board = board
+        self.buf = buf
+        self.seq = 0
+
+    def heard(self, topic, msg):
+        try:
+            seq = json.loads(msg)["seq"]
+        except (ValueError, KeyError, TypeError):
+            self.board.log("ignored a stored acknowledgement that is not {\"seq\": N}: %r" % (msg,))
+            return
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+            return
+        if seq > self.buf.highest_seq():
+            self.board.log("ignored a stored acknowledgement for seq %d, above any seq taken here" % seq)
+            return
+        if seq > self.seq:
+            self.seq = seq
+            self.buf.remove_through(seq)
+
+
+def _wait_for_ack(board, cfg, client, ack, last_seq):
+    """Listen up to ``ack_wait_s`` for the acknowledgement to cover ``last_seq``; True if it did."""
+    waited_ms = 0
+    while ack.seq < last_seq and waited_ms < cfg.ack_wait_s * 1000:
+        client.check_msg()
+        if ack.seq >= last_seq:
+            break
+        board.sleep_ms(ACK_POLL_MS)
+        waited_ms += ACK_POLL_MS
+    return ack.seq >= last_seq
+
+
 def _upload(board, cfg, state, buf, reading):
     """One MQTT session: status, backlog, reading. True when everything was acknowledged.
+
+    With ``stored_ack`` (the default) every reading goes to flash first and leaves it only when the
+    ingestor's stored acknowledgement covers it: the retained one heard on subscribing, or a newer
+    one heard while sending or within ``ack_wait_s`` after. What the broker PUBACKed but the
+    acknowledgement does not cover stays on flash and is sent again next session, so a broker that
+    crashes before saving what it acknowledged loses nothing. Without it, a batch leaves flash on
+    the broker's PUBACK.
 
     On failure the connection is dropped without DISCONNECT (the broker then
     publishes the last will) and an unsent reading goes to the buffer.
     """
-    if reading is not None and len(buf):
+    if reading is not None and (len(buf) or cfg.stored_ack):
         buf.append(reading)
         reading = None
     # Bytes, not str: umqtt.simple sizes packets with len(), which counts characters in a str.
     up_topic = cfg.up_topic.encode()
     client = None
+    ack = StoredAck(board, buf)
     try:
         client = uplink.new_client(board, cfg)
         client.connect(clean_session=True)
+        if cfg.stored_ack:
+            client.set_callback(ack.heard)
+            client.subscribe(cfg.stored_topic.encode(), 0)  # the retained acknowledgement arrives first
+            client.check_msg()
         status = _status(board, cfg, state, buf, "online")
         client.publish(cfg.status_topic.encode(), status.encode(), True, 1)
-        while len(buf):
-            batch = take_batch(buf.peek(cfg.batch_max_readings))
-            client.publish(up_topic, batch_json(batch).encode(), False, 1)
-            buf.remove_through(batch[-1].seq)
+        sent = 0
+        while True:
+            batch = take_batch(buf.peek(cfg.batch_max_readings, after=sent))
+            if not batch:
+                break
+            payload = batch[0].to_json() if len(batch) == 1 and sent == 0 and cfg.stored_ack else batch_json(batch)
+            client.publish(up_topic, payload.encode(), False, 1)
+            sent = batch[-1].seq
+            if not cfg.stored_ack:
+                buf.remove_through(sent)
         if reading is not None:
             client.publish(up_topic, reading.to_json().encode(), False, 1)
             reading = None
+        if cfg.stored_ack and sent:
+            if not _wait_for_ack(board, cfg, client, ack, sent):
+                board.log("readings up to seq %d sent; %d stay on flash until the ingestor says they are stored"
+                          % (sent, len(buf)))
     except board.network_errors as exc:
         board.log("MQTT session with %s:%d failed: %r" % (cfg.broker_host, cfg.port, exc))
         if client is not None:

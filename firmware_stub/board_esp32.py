@@ -55,6 +55,22 @@ class _Client:
     def publish(self, topic, msg, retain=False, qos=0):
         return self._client.publish(topic, msg, retain, qos)
 
+    def set_callback(self, callback):
+        self._client.set_callback(callback)
+
+    def subscribe(self, topic, qos=0):
+        self._client.subscribe(topic, qos)
+
+    def check_msg(self):
+        """Handle one waiting message, if any, without blocking (then restore the socket timeout)."""
+        try:
+            return self._client.check_msg()
+        finally:
+            try:
+                self._client.sock.settimeout(SOCKET_TIMEOUT_S)
+            except (AttributeError, OSError):
+                pass
+
     def disconnect(self):
         self._client.disconnect()
 

@@ -37,6 +37,8 @@ _FIELDS = {
     "interval_s": ("int", 600, 10, 86400),
     "buffer_capacity": ("int", 1008, 1, 65535),
     "batch_max_readings": ("int", 100, 1, 500),
+    "stored_ack": ("bool", True, None, None),
+    "ack_wait_s": ("int", 5, 0, 60),
     "keepalive_s": ("int", 60, 0, 65535),
     "wifi_timeout_s": ("int", 15, 1, 120),
     "ntp_host": ("str", "pool.ntp.org", 1, 253),
@@ -85,6 +87,11 @@ class Config:
     def status_topic(self):
         """Where the online status and the last will go: ``<prefix>/<device_id>/status``."""
         return "%s/%s/status" % (self.topic_prefix, self.device_id)
+
+    @property
+    def stored_topic(self):
+        """Where the ingestor says which readings are stored (retained): ``<prefix>/<device_id>/stored``."""
+        return "%s/%s/stored" % (self.topic_prefix, self.device_id)
 
     def as_dict(self):
         """The settings as a dict (the password fields included)."""

@@ -159,9 +159,9 @@ class RingBuffer:
                 slots.append(slot)
         return slots
 
-    def peek(self, count):
-        """Up to ``count`` of the oldest live readings, oldest first, without removing them."""
-        slots = self._live_slots()[:count]
+    def peek(self, count, after=0):
+        """Up to ``count`` of the oldest live readings with a seq above ``after``, oldest first, kept in place."""
+        slots = [slot for slot in self._live_slots() if self._slot_seq[slot] > after][:count]
         readings = []
         if not slots:
             return readings

@@ -65,6 +65,9 @@ WIFI_JOIN_S = 1.5
 NTP_EXCHANGE_S = 0.05
 #: How long the MQTT adapter waits for the broker before it raises OSError (real seconds).
 MQTT_TIMEOUT_S = 5.0
+#: How long ``check_msg`` waits for something to arrive (umqtt.simple does not wait at all; the simulation
+#: gives the broker a moment, since its clock does not stop while the device sleeps between checks).
+CHECK_MSG_WAIT_S = 0.05
 
 #: A climate: world time in Unix seconds -> (air temperature [°C], relative humidity [%]).
 Climate = Callable[[float], tuple[float, float]]
@@ -499,6 +502,9 @@ class MQTTClient:
         self._connack: int | None = None
         self._session_present = False
         self._lost = False
+        self._callback: Callable[[bytes, bytes], None] | None = None
+        self._subacks: list = []
+        self._inbox: list[tuple[bytes, bytes]] = []
         if network is not None:
             network.register(self)
 
@@ -532,6 +538,8 @@ class MQTTClient:
             client.tls_set_context(self._ssl_context())
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = lambda _c, _u, _mid, codes, _p: self._subacks.extend(codes)
+        client.on_message = lambda _c, _u, message: self._inbox.append((message.topic.encode(), message.payload))
         self._connack = None
         self._lost = False
         self._paho = client
@@ -564,6 +572,34 @@ class MQTTClient:
         else:
             self._pump(lambda: not client.want_write(), "the write")
 
+    def set_callback(self, callback: Callable[[bytes, bytes], None]) -> None:
+        """Call ``callback(topic, msg)`` (bytes, as umqtt.simple does) for each message received."""
+        self._callback = callback
+
+    def subscribe(self, topic: str | bytes, qos: int = 0) -> None:
+        """Subscribe and wait for the SUBACK (messages that arrive meanwhile go to the callback)."""
+        if self._callback is None:
+            raise ValueError("set_callback() must be called before subscribe(), as umqtt.simple requires")
+        client = self._connected()
+        self._subacks = []
+        result, _mid = client.subscribe(_text(topic), qos)
+        if result != mqtt.MQTT_ERR_SUCCESS:
+            self.drop()
+            raise OSError(errno.ECONNRESET, f"subscribe failed: {mqtt.error_string(result)}")
+        self._pump(lambda: bool(self._subacks), "SUBACK")
+        self._deliver()
+
+    def check_msg(self) -> None:
+        """Handle what has arrived, waiting at most a moment (umqtt.simple's non-blocking check)."""
+        client = self._connected()
+        deadline = time.monotonic() + CHECK_MSG_WAIT_S
+        try:
+            self._pump(lambda: bool(self._inbox) or time.monotonic() >= deadline, "a message")
+        except OSError:
+            if client is not self._paho:
+                raise
+        self._deliver()
+
     def disconnect(self) -> None:
         """Send DISCONNECT and close (the broker then discards the last will)."""
         client = self._connected()
@@ -585,6 +621,12 @@ class MQTTClient:
             _abort(sock)  # type: ignore[arg-type]
 
     # -- internals -------------------------------------------------------------------------------
+
+    def _deliver(self) -> None:
+        inbox, self._inbox = self._inbox, []
+        for topic, payload in inbox:
+            if self._callback is not None:
+                self._callback(topic, payload)
 
     def _connected(self) -> mqtt.Client:
         if self._paho is None or self._lost:

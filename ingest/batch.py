@@ -35,9 +35,15 @@ class BatchResult:
     ignored: int = 0  # messages of other systems that carry no reading (joins, status, bridge messages)
     spooled: int = 0  # messages put in the spool because the store could not take them
     spool_depth: int = 0  # messages waiting in the spool after this batch
+    #: Per device (native topics), the highest ``seq`` now in the store: the end-to-end acknowledgement
+    #: the ingestor publishes on ``<prefix>/<id>/stored`` (readings only spooled are not in it).
+    stored_seq: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def add(self, other: BatchResult) -> BatchResult:
         """Counts of both (spool depth from ``other``, the later of the two)."""
+        stored_seq = dict(self.stored_seq)
+        for device_id, seq in other.stored_seq.items():
+            stored_seq[device_id] = max(seq, stored_seq.get(device_id, seq))
         return BatchResult(
             self.stored + other.stored,
             self.duplicates + other.duplicates,
@@ -46,4 +52,5 @@ class BatchResult:
             self.ignored + other.ignored,
             self.spooled + other.spooled,
             other.spool_depth,
+            stored_seq=stored_seq,
         )

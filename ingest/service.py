@@ -96,6 +96,9 @@ class Ingestor:
         self._connected = threading.Event()
         self._fatal: str | None = None
         self.connected_at: float | None = None  # wall clock of the last CONNACK
+        # The end-to-end acknowledgement: per device, the highest seq in the store, and those not yet published.
+        self._stored_seq: dict[str, int] = {}
+        self._ack_unsent: set[str] = set()
         self.protocol = mqtt.MQTTv5 if settings.mqtt_protocol == "5" else mqtt.MQTTv311
         self.receive_maximum = min(65535, max(1000, 5 * settings.ingest_batch_size))
         self.client = self._make_client()
@@ -199,6 +202,8 @@ class Ingestor:
                     self._dispatch()
                 if self._in_flight or self._spool_waiting:
                     self._collect()
+                if self._ack_unsent and self._connected.is_set():
+                    self._publish_stored_acks()
                 if time.monotonic() >= next_log:
                     logger.info("ingest counters: %s", self.metrics.log_line())
                     next_log = time.monotonic() + self.settings.log_interval_s
@@ -289,6 +294,11 @@ class Ingestor:
         return self.metrics.spool_depth._value.get() > 0
 
     def _count(self, result: BatchResult) -> None:
+        if self.settings.ingest_stored_ack:
+            for device_id, seq in result.stored_seq.items():
+                if seq > self._stored_seq.get(device_id, -1):
+                    self._stored_seq[device_id] = seq
+                    self._ack_unsent.add(device_id)
         self.metrics.spool_depth.set(result.spool_depth)
         self.metrics.spooled.inc(result.spooled)
         self.metrics.ignored.inc(result.ignored)
@@ -297,6 +307,25 @@ class Ingestor:
         for reason, count in result.rejected.items():
             self.metrics.rejected.labels(reason).inc(count)
         self.metrics.batch_seconds.observe(result.seconds)
+
+    def stored_ack_topic(self, device_id: str) -> str:
+        """Where the ingestor tells a device which of its readings are in the store (retained)."""
+        return f"{self.settings.mqtt_topic_prefix}/{device_id}/stored"
+
+    def _publish_stored_acks(self) -> None:
+        """Publish, retained at QoS 1, each device's highest seq now in the store (only ever rising here).
+
+        A device running DampWatch's firmware keeps every reading on flash until this covers it,
+        so a broker that crashes after its PUBACK but before its snapshot loses nothing of ours.
+        """
+        for device_id in sorted(self._ack_unsent):
+            payload = b'{"seq": %d}' % self._stored_seq[device_id]
+            info = self.client.publish(self.stored_ack_topic(device_id), payload, qos=1, retain=True)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                logger.debug("stored acknowledgement for %s not published yet (%s)", device_id,
+                             mqtt.error_string(info.rc))
+                return  # kept in _ack_unsent; tried again on the next turn of the loop
+            self._ack_unsent.discard(device_id)
 
     def _shutdown(self) -> None:
         """Write and acknowledge the last batches, then disconnect cleanly (the session stays on the broker)."""
@@ -311,6 +340,8 @@ class Ingestor:
         if self._in_flight:
             logger.error("stopping with %d batches unwritten; the broker will redeliver them", len(self._in_flight))
         if self._connected.is_set():
+            if self._ack_unsent:
+                self._publish_stored_acks()
             self.client.disconnect()
             deadline = time.monotonic() + 5
             while self.client.loop(timeout=0.1) == mqtt.MQTT_ERR_SUCCESS and time.monotonic() < deadline:

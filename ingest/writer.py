@@ -95,7 +95,19 @@ class BatchWriter:
             duplicates=write.duplicates,
             rejected=collections.Counter(rejection.reason for _m, rejection in dead),
             seconds=time.perf_counter() - started,
+            stored_seq=self._stored_seq(parsed, known),
         )
+
+    def _stored_seq(self, parsed: list[tuple[RawMessage, ParseResult]], known: frozenset[str]) -> dict[str, int]:
+        """Per device on the native topics, the highest ``seq`` this batch put (or found) in the store."""
+        highest: dict[str, int] = {}
+        for message, result in parsed:
+            if not message.topic.startswith(self._native_prefix):
+                continue  # other systems' devices cannot hear an acknowledgement on our topics
+            for reading in result.readings:
+                if reading.seq is not None and reading.device_id in known:
+                    highest[reading.device_id] = max(reading.seq, highest.get(reading.device_id, reading.seq))
+        return highest
 
     def _record(
         self,

@@ -113,12 +113,17 @@ def subscriber(mosquitto: MosquittoBroker) -> Iterator[Subscriber]:
 
 @pytest.fixture
 def make_device(tmp_path: Path) -> Callable[..., SimDevice]:
-    """Build a simulated device on a network: ``make_device(network, **settings)``."""
+    """Build a simulated device on a network: ``make_device(network, **settings)``.
+
+    No ingestor answers in most of these tests, so devices keep the broker-PUBACK behaviour
+    (``stored_ack`` false) unless a test asks for the end-to-end acknowledgement.
+    """
     count = 0
 
     def make(network: SimNetwork, **settings: Any) -> SimDevice:
         nonlocal count
         count += 1
+        settings.setdefault("stored_ack", False)
         return SimDevice(tmp_path / f"device-{count}", network, **settings)
 
     return make
