@@ -24,9 +24,17 @@ from core.model import DeadLetter, Device, DeviceHealth
 from core.readings import FLAG_UNTIMED, Reading, ReadingsStore
 from core.settings import Settings
 from ingest.batch import BatchResult, RawMessage
-from ingest.parse import DeviceStatus, ParseResult, Reason, Rejection, excerpt, parse
+from ingest.deadletters import DEFAULT_RETENTION_DAYS, DeadLetterLog, dead_letter_row, prune_dead_letters
+from ingest.parse import DeviceStatus, ParseResult, Reason, Rejection, parse
 
 logger = logging.getLogger(__name__)
+
+#: Most device ids named in one look-up query (SQLite allows 32 766 bound values, PostgreSQL 65 535).
+DEVICE_LOOKUP_CHUNK = 500
+#: How often the worker prunes dead letters past their retention.
+PRUNE_INTERVAL_S = 3600.0
+#: Devices whose last untimed reading is remembered (for keeping untimed readings apart) before starting afresh.
+UNTIMED_DEVICES_MAX = 200_000
 
 
 @dataclasses.dataclass
@@ -49,6 +57,19 @@ class BatchWriter:
         self.adapters = adapter_registry(settings)
         self._known_devices: frozenset[str] = frozenset()
         self._known_loaded_at = -1e9
+        # Per device, the time given to its last reading without a device time (see _order_untimed).
+        self._untimed_last: dict[str, dt.datetime] = {}
+        self._dead_log = DeadLetterLog()
+        self._next_prune = time.monotonic() + 60.0  # not while starting up
+
+    def _parse_safely(self, message: RawMessage) -> ParseResult:
+        """:meth:`_parse`, but any exception becomes an ``internal_error`` rejection of this message alone."""
+        try:
+            return self._parse(message)
+        except Exception as exc:
+            logger.exception("reading a message on %r raised %s; it is dead-lettered as internal_error",
+                             message.topic[:120], type(exc).__name__)
+            return ParseResult(rejections=[internal_error(exc)])
 
     def _parse(self, message: RawMessage) -> ParseResult:
         """The native parser for the device topics; the adapter chosen by topic for anything else."""
@@ -67,7 +88,7 @@ class BatchWriter:
     def write(self, batch: list[RawMessage]) -> BatchResult:
         """Parse, validate and store one batch; returns only once it is durable (or raises)."""
         started = time.perf_counter()
-        parsed = [(message, self._parse(message)) for message in batch]
+        parsed = [(message, self._parse_safely(message)) for message in batch]
         known = self._devices_known({r.device_id for _m, result in parsed for r in result.readings})
         readings: list[Reading] = []
         dead: list[tuple[RawMessage, Rejection]] = []
@@ -87,8 +108,17 @@ class BatchWriter:
                     unknown[reading.device_id] += 1
             for device_id, count in unknown.items():
                 dead.append((message, _unknown_device(device_id, count)))
-        write = self.store.write(readings)
-        self._record(readings, write.stored_by_device, dead, statuses, batch)
+        undo = self._order_untimed(readings)
+        try:
+            write = self.store.write(readings)
+            self._record(readings, write.stored_by_device, dead, statuses, batch)
+        except BaseException:
+            self._untimed_last.update(undo)  # the batch will be written again: the same times again
+            for device_id, before in undo.items():
+                if before is None:
+                    del self._untimed_last[device_id]
+            raise
+        self._maybe_prune()
         return BatchResult(
             ignored=ignored,
             stored=write.stored,
@@ -108,6 +138,45 @@ class BatchWriter:
                 if reading.seq is not None and reading.device_id in known:
                     highest[reading.device_id] = max(reading.seq, highest.get(reading.device_id, reading.seq))
         return highest
+
+    def _order_untimed(self, readings: list[Reading]) -> dict[str, dt.datetime | None]:
+        """Give readings without a device time distinct, rising seconds per device, in arrival order.
+
+        Such a reading is stamped with its arrival time, kept to the second; two of
+        a device's messages arriving in one second (or a queue delivered at once after
+        an outage) would share a time and the store would keep one. Each gets at least
+        one second more than the device's previous untimed reading, so none collapses
+        and their order is the broker's. Returns what to restore if the write fails.
+        """
+        undo: dict[str, dt.datetime | None] = {}
+        for index, reading in enumerate(readings):
+            if not reading.flags & FLAG_UNTIMED:
+                continue
+            device_id = reading.device_id
+            last = self._untimed_last.get(device_id)
+            if device_id not in undo:
+                undo[device_id] = last
+            ts = reading.ts
+            if last is not None and ts <= last:
+                ts = last + dt.timedelta(seconds=1)
+                readings[index] = dataclasses.replace(reading, ts=ts)
+            if len(self._untimed_last) >= UNTIMED_DEVICES_MAX and device_id not in self._untimed_last:
+                self._untimed_last.clear()
+            self._untimed_last[device_id] = ts
+        return undo
+
+    def _maybe_prune(self) -> None:
+        """Prune dead letters past their retention, at most every :data:`PRUNE_INTERVAL_S` (never fails a batch)."""
+        now = time.monotonic()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + PRUNE_INTERVAL_S
+        days = getattr(self.settings, "retention_dead_letters_days", DEFAULT_RETENTION_DAYS)
+        try:
+            prune_dead_letters(self.database, days)
+        except Exception as exc:
+            logger.warning("could not prune old dead letters (%s: %s); will try again in an hour",
+                           type(exc).__name__, str(exc)[:200])
 
     def _record(
         self,
@@ -140,21 +209,7 @@ class BatchWriter:
         received_at = batch[-1].received
         with self.database.engine.begin() as conn:
             if dead:
-                conn.execute(
-                    insert(DeadLetter),
-                    [
-                        {
-                            "received_at": message.received,
-                            "topic": message.topic[:300],
-                            "device_id": rejection.device_id,
-                            "reason": rejection.reason,
-                            "detail": rejection.detail,
-                            "payload_excerpt": excerpt(message.payload),
-                            "payload_bytes": len(message.payload),
-                        }
-                        for message, rejection in dead
-                    ],
-                )
+                conn.execute(insert(DeadLetter), self._dead_letter_rows(dead))
             ids = set(updates) | {s.device_id for s, _ in known_statuses}
             if ids:
                 conn.execute(
@@ -185,6 +240,18 @@ class BatchWriter:
                     .values(status=status.status, status_at=at)
                 )
 
+    def _dead_letter_rows(self, dead: list[tuple[RawMessage, Rejection]]) -> list[dict]:
+        """One row per message, however many of its items were rejected; each logged at a bounded rate."""
+        by_message: dict[int, tuple[RawMessage, list[Rejection]]] = {}
+        for message, rejection in dead:
+            by_message.setdefault(id(message), (message, []))[1].append(rejection)
+        rows = []
+        for message, rejections in by_message.values():
+            row = dead_letter_row(message, rejections)
+            self._dead_log.record(message.topic, row["reason"], row["detail"], row["device_id"])
+            rows.append(row)
+        return rows
+
     def _devices_known(self, device_ids: set[str]) -> frozenset[str]:
         """The registered, active devices among those seen (the full list is cached and refreshed)."""
         now = time.monotonic()
@@ -194,14 +261,17 @@ class BatchWriter:
                     session.scalars(select(Device.device_id).where(Device.active.is_(True)))
                 )
             self._known_loaded_at = now
-        missing = device_ids - self._known_devices
-        if missing:  # registered since the last refresh? One small query per batch, never a stale refusal.
+        missing = sorted(device_ids - self._known_devices)
+        found: set[str] = set()
+        if missing:  # registered since the last refresh? Never a stale refusal; queries of bounded size.
             with self.database.session() as session:
-                found = set(
-                    session.scalars(
-                        select(Device.device_id).where(Device.device_id.in_(missing), Device.active.is_(True))
+                for start in range(0, len(missing), DEVICE_LOOKUP_CHUNK):
+                    chunk = missing[start:start + DEVICE_LOOKUP_CHUNK]
+                    found.update(
+                        session.scalars(
+                            select(Device.device_id).where(Device.device_id.in_(chunk), Device.active.is_(True))
+                        )
                     )
-                )
             if found:
                 self._known_devices = self._known_devices | found
         return self._known_devices
@@ -273,6 +343,15 @@ def _health_update():
 
 
 _HEALTH_UPDATE = _health_update()
+
+
+def internal_error(exc: BaseException) -> Rejection:
+    """The rejection for a message whose reading raised an unexpected exception (a bug, or input no rule foresaw)."""
+    return Rejection(
+        Reason.INTERNAL_ERROR,
+        f"{type(exc).__name__} while reading this message: {str(exc)[:300]}; the message is kept here, "
+        "please report it with this dead letter",
+    )
 
 
 def _unknown_device(device_id: str, count: int) -> Rejection:
