@@ -28,7 +28,8 @@ SETTINGS_SCHEMA_VERSION = 1
 ENV_PREFIX = "DAMPWATCH_"
 #: Settings whose value may instead be read from the file named by ``<NAME>_FILE``.
 SECRET_SETTINGS = ("mqtt_password", "database_url", "readings_url", "web_secret_key",
-                   "smtp_password", "notify_api_key", "webhook_secret")  # the last three: alerts
+                   "smtp_password", "notify_api_key", "webhook_secret",  # these three: alerts
+                   "ingest_http_secrets")
 
 
 class Settings(BaseSettings):
@@ -70,7 +71,28 @@ class Settings(BaseSettings):
         "zigbee2mqtt, tasmota, shelly, senml).",
     )
     ingest_device_map_file: Path | None = Field(
-        None, description="CSV key,device_id mapping other systems' device keys (DevEUI, friendly name) to device ids."
+        None, description="CSV key,device_id[,codec] mapping other systems' device keys (DevEUI, friendly name) to "
+        "device ids, and naming the built-in codec of LoRaWAN devices sent without a decoded object."
+    )
+    ingest_tasmota_timezone: str | None = Field(
+        None, description="IANA time zone of Tasmota devices' offset-less 'Time' (e.g. Europe/London); unset: "
+        "such times are not trusted and the ingest time is used."
+    )
+    ingest_http_bind: str = Field("127.0.0.1", description="Address 'dampwatch ingest-http' listens on.")
+    ingest_http_port: int = Field(8090, ge=1, le=65535, description="Port 'dampwatch ingest-http' listens on.")
+    ingest_http_path: str = Field(
+        "/ingest", pattern=r"^/[A-Za-z0-9._~/-]*$",
+        description="URL path under which each HTTP integration is served, as <path>/<integration name>.",
+    )
+    ingest_http_integrations: str = Field(
+        "", description="HTTP integrations as NAME=FORMAT pairs, e.g. 'council-cs=chirpstack, council-tts=tts'."
+    )
+    ingest_http_secrets: str | None = Field(
+        None, description="Bearer secret of each HTTP integration as NAME=SECRET pairs "
+        "(or DAMPWATCH_INGEST_HTTP_SECRETS_FILE); an integration without one refuses every request."
+    )
+    ingest_http_max_body_bytes: int = Field(
+        65536, ge=1024, le=16 * 1024 * 1024, description="Largest HTTP request body accepted (413 above it)."
     )
     mqtt_shared_group: str | None = Field(
         None, description="Share the load between ingestors: each subscribes as $share/<group>/... (MQTT 5)."
@@ -289,7 +311,8 @@ class Settings(BaseSettings):
     def redacted(self) -> dict[str, Any]:
         """The settings as a dict with secrets hidden, for logs and ``--check-config``."""
         values = self.model_dump()
-        for name in ("mqtt_password", "web_secret_key", "smtp_password", "notify_api_key", "webhook_secret"):
+        for name in ("mqtt_password", "web_secret_key", "smtp_password", "notify_api_key", "webhook_secret",
+                     "ingest_http_secrets"):
             if values.get(name):
                 values[name] = "********"
         for name in ("database_url", "readings_url", "mqtt_url"):

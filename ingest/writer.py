@@ -295,13 +295,9 @@ def adapter_registry(settings: Settings):
     """The adapters the settings route topics to, or None when only native payloads are taken."""
     if not settings.ingest_adapters.strip():
         return None
-    from ingest.adapters import AdapterRegistry, parse_routes
+    from ingest.adapters import registry_from_settings  # the device map with its codec column, Tasmota's zone
 
-    return AdapterRegistry(
-        parse_routes(settings.ingest_adapters),
-        mapping=load_device_map(settings.ingest_device_map_file),
-        max_future_s=settings.ingest_max_future_s,
-    )
+    return registry_from_settings(settings)
 
 
 def _insert_ignore(dialect: str, model: type):

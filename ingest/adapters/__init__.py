@@ -107,6 +107,7 @@ from ingest.adapters.registry import (
     default_routes,
     parse_routes,
     register_adapter,
+    registry_from_settings,
     select_adapter,
     topic_matches,
     validate_topic_filter,
@@ -133,6 +134,6 @@ __all__ = [
     "SENML_RELATIVE_TIME_LIMIT", "SENML_UNITS", "SHELLY_MAX_PENDING", "SHELLY_PAIR_WINDOW_S", "TASMOTA_FIELDS",
     "ZIGBEE2MQTT_FIELDS", "Adapter", "AdapterRegistry", "AdapterResult", "FieldRule", "ShellyAdapter",
     "build_reading", "chirpstack", "default_routes", "extract_fields", "load_json", "parse_routes",
-    "register_adapter", "registry", "resolve_device_id", "select_adapter", "senml", "tasmota",
+    "register_adapter", "registry", "registry_from_settings", "resolve_device_id", "select_adapter", "senml", "tasmota",
     "topic_matches", "tts", "validate_topic_filter", "zigbee2mqtt",
 ]

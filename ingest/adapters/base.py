@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import datetime as dt
 import logging
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
+from core.errors import ConfigError
 from core.model import DEVICE_ID_PATTERN
 from core.readings import Reading
+from ingest.codecs import CodecError, codec_by_name, codec_for_uplink, codec_names, codecs_for_dev_eui
 from ingest.parse import (
     DEFAULT_MAX_FUTURE_S,
     InvalidReading,
@@ -25,6 +30,28 @@ logger = logging.getLogger(__name__)
 
 KELVIN_OFFSET = 273.15
 _INVALID_ID_CHARS = re.compile(r"[^a-z0-9_.-]+")
+#: Numeric strings accepted as numbers: plain decimal notation, at most this long.
+NUMERIC_STRING_MAX_CHARS = 32
+_NUMERIC_STRING = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d{1,3})?")
+#: Integers beyond this magnitude are not converted to float (a float cannot hold 10**309).
+INTEGER_MAX_MAGNITUDE = 10**18
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AdapterOptions:
+    """What the adapters are configured with, beyond the message itself.
+
+    ``mapping`` maps a system's device key to a DampWatch device id; ``codecs`` maps the
+    same keys to a codec name (:mod:`ingest.codecs`) for raw LoRaWAN bytes;
+    ``tasmota_timezone`` is the zone of Tasmota's offset-less ``Time`` (None: such times
+    are not trusted and the ingest time is used).
+    """
+
+    mapping: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    codecs: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    max_future_s: float = DEFAULT_MAX_FUTURE_S
+    tasmota_timezone: dt.tzinfo | None = None
+
 
 @dataclasses.dataclass(slots=True)
 class AdapterResult(ParseResult):
@@ -48,7 +75,17 @@ class Adapter(Protocol):
         received_at: dt.datetime,
         mapping: Mapping[str, str] | None = None,
         max_future_s: float = DEFAULT_MAX_FUTURE_S,
+        options: AdapterOptions | None = None,
     ) -> AdapterResult: ...
+
+
+def effective_options(
+    options: AdapterOptions | None, mapping: Mapping[str, str] | None, max_future_s: float
+) -> AdapterOptions:
+    """``options`` if given, else options built from the older ``mapping`` / ``max_future_s`` arguments."""
+    if options is not None:
+        return options
+    return AdapterOptions(mapping=dict(mapping or {}), max_future_s=max_future_s)
 
 
 # --- field-name tables -----------------------------------------------------------------------
@@ -93,17 +130,36 @@ LORAWAN_FIELDS: tuple[FieldRule, ...] = (
 )
 
 def _numeric(value: object) -> object:
-    """Numbers and numeric strings as floats; anything else unchanged (validation rejects it)."""
+    """A number or numeric string as a float; anything else unchanged (validation rejects it).
+
+    Bounded before any arithmetic: an integer too large for a float (a JSON number of
+    309 or more digits) becomes infinity, which validation rejects as not finite, instead
+    of raising ``OverflowError``. Numeric strings (``"21.5"``, common in LoRaWAN codecs) are
+    accepted in plain decimal notation up to :data:`NUMERIC_STRING_MAX_CHARS` characters;
+    ``"nan"``, ``"inf"``, ``"0x1A"`` or ``"1_000"`` are not numbers and stay strings.
+    """
     if isinstance(value, bool):
         return value
-    if isinstance(value, int | float):
+    if isinstance(value, int):
+        if abs(value) > INTEGER_MAX_MAGNITUDE:
+            return math.copysign(math.inf, value)
         return float(value)
+    if isinstance(value, float):
+        return value
     if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return value
+        text = value.strip()
+        if len(text) <= NUMERIC_STRING_MAX_CHARS and _NUMERIC_STRING.fullmatch(text):
+            return float(text)
+        return value
     return value
+
+
+def bounded_float(value: object) -> float | None:
+    """A finite float from a JSON number (bool excluded), or None."""
+    number = _numeric(value) if not isinstance(value, str) else None
+    if isinstance(number, float) and math.isfinite(number):
+        return number
+    return None
 
 
 def extract_fields(decoded: Mapping[str, Any], rules: Sequence[FieldRule]) -> dict[str, object]:
@@ -113,7 +169,7 @@ def extract_fields(decoded: Mapping[str, Any], rules: Sequence[FieldRule]) -> di
         if rule.target in found or decoded.get(rule.name) is None:
             continue
         value = _numeric(decoded[rule.name])
-        if rule.convert is not None and isinstance(value, float):
+        if rule.convert is not None and isinstance(value, float) and math.isfinite(value):
             value = rule.convert(value)
         found[rule.target] = value
     return found
@@ -233,3 +289,79 @@ def _known_device_id(adapter: str, key: str, mapping: Mapping[str, str] | None, 
         return None
 
 
+
+
+# --- raw LoRaWAN bytes through a codec ----------------------------------------------------------
+
+
+def codec_result(
+    adapter: str,
+    dev_eui: str,
+    *,
+    default_prefix: str = "lorawan",
+    fport: object,
+    data: object,
+    ts: object,
+    seq: object,
+    received_at: dt.datetime,
+    options: AdapterOptions,
+    where: str,
+    configure: str,
+) -> AdapterResult:
+    """The readings of an uplink with no decoded object: its base64 ``data`` decoded by the device's codec.
+
+    The codec is the device map's ``codec`` for the DevEUI, else the one its DevEUI range and
+    fPort name unambiguously. Without one the uplink is dead-lettered saying which codec and
+    which device-map row would read it (or ``configure``: the network server's own codec).
+    """
+    device_id = _known_device_id(adapter, dev_eui, options.mapping, default_prefix)
+    if data is None or data == "":
+        return _rejected(Reason.MISSING_FIELD, f"{where} has neither a decoded object nor payload bytes", device_id)
+    if not isinstance(data, str):
+        return _rejected(Reason.WRONG_TYPE, f"{where}: the payload bytes must be a base64 string", device_id)
+    port = fport if isinstance(fport, int) and not isinstance(fport, bool) and 0 <= fport <= 255 else None
+    name = _lookup(options.codecs, adapter, dev_eui)
+    try:
+        codec = codec_by_name(name) if name else codec_for_uplink(dev_eui, port)
+    except ConfigError as exc:  # a device-map codec that does not exist (also refused when the map is loaded)
+        return _rejected(Reason.MISSING_FIELD, f"{where}: {exc}; fix the codec column of the device map", device_id)
+    if codec is None:
+        candidates = [c.name for c in codecs_for_dev_eui(dev_eui)] or codec_names()
+        row = f"{dev_eui},{device_id or '<device id>'},{candidates[0] if len(candidates) == 1 else '<codec>'}"
+        return _rejected(
+            Reason.MISSING_FIELD,
+            f"{where} (fPort {fport}) has no decoded object and no codec is known for this device; add the row "
+            f"'{row}' to the device map (DAMPWATCH_INGEST_DEVICE_MAP_FILE, columns key,device_id,codec) with one "
+            f"of the codecs {', '.join(candidates)}, or {configure}",
+            device_id,
+        )
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return _rejected(Reason.WRONG_TYPE, f"{where}: the payload bytes are not valid base64", device_id)
+    try:
+        records = codec.decode(port, raw)
+    except CodecError as bad:
+        return _rejected(bad.reason, f"{where}, codec {codec.name}: {bad.detail}", device_id)
+    result = AdapterResult()
+    for index, record in enumerate(records):
+        fields = dict(record.fields)
+        one = _reading_result(
+            adapter, dev_eui, default_prefix, fields, ts=record.ts if record.ts is not None else ts,
+            seq=seq if record.ts is None else None, received_at=received_at, mapping=options.mapping,
+            max_future_s=options.max_future_s,
+            where=f"{where}, codec {codec.name}" + (f", record {index + 1}" if len(records) > 1 else ""),
+        )
+        result.readings.extend(one.readings)
+        result.rejections.extend(one.rejections)
+    if not result.readings and not result.rejections:
+        result.ignored = f"{where}: codec {codec.name} found no humidity in this frame"
+    return result
+
+
+def _lookup(table: Mapping[str, str], adapter: str, key: str) -> str | None:
+    for candidate in (f"{adapter}:{key}", key, key.lower()):
+        found = table.get(candidate)
+        if found:
+            return found
+    return None

@@ -1,22 +1,35 @@
-"""ChirpStack v4 MQTT integration events."""
+"""ChirpStack MQTT integration events (v4, and v3's JSON marshalers): ``application/<id>/device/<devEui>/event/<type>``.
+
+Readings come from ``up`` events: the network server's decoded ``object`` (v3's
+``objectJSON`` string too) when a codec is set in the device profile, otherwise the raw
+``data`` bytes through a built-in codec (:mod:`ingest.codecs`). Other event types are
+ignored. The time is v4's ``time`` (network reception), else the earliest gateway time
+``rxInfo[].time`` (v3, and v4 gateways with GPS); neither: the ingest time, flagged.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 
 from ingest.adapters.base import (
     LORAWAN_FIELDS,
+    AdapterOptions,
     AdapterResult,
     _known_device_id,
     _object,
     _reading_result,
     _rejected,
+    codec_result,
+    effective_options,
     extract_fields,
     load_json,
 )
 from ingest.adapters.registry import register_adapter
-from ingest.parse import DEFAULT_MAX_FUTURE_S, InvalidReading, Reason
+from ingest.parse import DEFAULT_MAX_FUTURE_S, MAX_PAYLOAD_BYTES, InvalidReading, Reason
+
+CONFIGURE_CODEC = "configure a payload codec in the ChirpStack device profile"
 
 
 def chirpstack(
@@ -26,41 +39,83 @@ def chirpstack(
     received_at: dt.datetime,
     mapping: Mapping[str, str] | None = None,
     max_future_s: float = DEFAULT_MAX_FUTURE_S,
+    options: AdapterOptions | None = None,
 ) -> AdapterResult:
-    """ChirpStack v4 MQTT integration events, JSON marshaler: ``application/<id>/device/<devEui>/event/<type>``.
-
-    Readings come from ``up`` events' decoded ``object``; other event types are ignored.
-    """
+    """One ChirpStack integration event (JSON marshaler)."""
+    options = effective_options(options, mapping, max_future_s)
     parts = topic.split("/")
     if len(parts) != 6 or parts[0] != "application" or parts[2] != "device" or parts[4] != "event":
         return _rejected(
             Reason.INVALID_TOPIC, f"topic {topic!r} is not application/<id>/device/<devEui>/event/<type>"
         )
-    dev_eui, event = parts[3].lower(), parts[5]
+    return chirpstack_event(parts[3], parts[5], payload, received_at=received_at, options=options)
+
+
+def chirpstack_event(
+    dev_eui: str, event: str, payload: bytes, *, received_at: dt.datetime, options: AdapterOptions
+) -> AdapterResult:
+    """An event of device ``dev_eui`` (from the MQTT topic or the HTTP integration's ``event`` parameter)."""
+    dev_eui = dev_eui.lower()
     if event != "up":
         return AdapterResult(ignored=f"ChirpStack {event} event")
+    where = f"ChirpStack uplink of {dev_eui}"
     try:
         document = _object(load_json(payload), "ChirpStack up event")
         decoded = document.get("object")
-        if decoded is None:
-            raise InvalidReading(
-                Reason.MISSING_FIELD,
-                "ChirpStack up event has no decoded 'object'; configure a payload codec in the device profile "
-                "(a codec error is also reported as a ChirpStack log event)",
-            )
-        decoded = _object(decoded, "ChirpStack 'object'")
+        if decoded is None and isinstance(document.get("objectJSON"), str) and document["objectJSON"]:
+            decoded = _object_json(document["objectJSON"])
+        if decoded is not None:
+            decoded = _object(decoded, "ChirpStack 'object'")
     except InvalidReading as bad:
         detail = bad.detail
         if bad.reason in (Reason.NOT_UTF8, Reason.INVALID_JSON):
-            detail += "; set the ChirpStack MQTT integration's marshaler to JSON"
-        return _rejected(bad.reason, detail, _known_device_id("chirpstack", dev_eui, mapping, "lorawan"))
+            detail += "; set the ChirpStack integration's marshaler to JSON"
+        return _rejected(bad.reason, detail, _known_device_id("chirpstack", dev_eui, options.mapping, "lorawan"))
+    ts = document.get("time") or earliest_gateway_time(document.get("rxInfo"))
+    if decoded is None:
+        return codec_result(
+            "chirpstack", dev_eui, fport=document.get("fPort"), data=document.get("data"), ts=ts,
+            seq=document.get("fCnt"), received_at=received_at, options=options, where=where,
+            configure=CONFIGURE_CODEC + " (a codec error is also reported as a ChirpStack log event)",
+        )
     return _reading_result(
         "chirpstack", dev_eui, "lorawan", extract_fields(decoded, LORAWAN_FIELDS),
-        ts=document.get("time"), seq=document.get("fCnt"), received_at=received_at, mapping=mapping,
-        max_future_s=max_future_s, where=f"ChirpStack uplink of {dev_eui}", rules=LORAWAN_FIELDS,
+        ts=ts, seq=document.get("fCnt"), received_at=received_at, mapping=options.mapping,
+        max_future_s=options.max_future_s, where=where, rules=LORAWAN_FIELDS,
     )
 
 
+def _object_json(text: str) -> object:
+    if len(text) > MAX_PAYLOAD_BYTES:
+        raise InvalidReading(Reason.PAYLOAD_TOO_LARGE, "ChirpStack 'objectJSON' is too large")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise InvalidReading(Reason.INVALID_JSON, "ChirpStack 'objectJSON' is not valid JSON") from None
+
+
+def earliest_gateway_time(rx_info: object) -> str | None:
+    """The earliest ``rxInfo[].time`` that is an ISO 8601 time with an offset (None if there is none)."""
+    if not isinstance(rx_info, list):
+        return None
+    best: tuple[dt.datetime, str] | None = None
+    for item in rx_info[:64]:
+        text = item.get("time") if isinstance(item, dict) else None
+        if not isinstance(text, str) or len(text) > 64:
+            continue
+        try:
+            parsed = dt.datetime.fromisoformat(text)
+        except ValueError:
+            continue
+        if parsed.tzinfo is None or parsed.year < 2000:
+            continue
+        try:
+            key = parsed.astimezone(dt.UTC)
+        except OverflowError:
+            continue
+        if best is None or key < best[0]:
+            best = (key, text)
+    return best[1] if best else None
 
 
 register_adapter("chirpstack", lambda: chirpstack, default_routes=[(10, "application/+/device/+/event/+")])

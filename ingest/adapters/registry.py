@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from core.errors import ConfigError
-from ingest.adapters.base import Adapter, AdapterResult
+from ingest.adapters.base import Adapter, AdapterOptions, AdapterResult
+from ingest.codecs import codec_by_name
 from ingest.parse import DEFAULT_MAX_FUTURE_S
 
 #: Adapter factories by name (a new ingestor gets its own instance, e.g. its own Shelly pairing state).
@@ -103,12 +105,23 @@ class AdapterRegistry:
         *,
         mapping: Mapping[str, str] | None = None,
         max_future_s: float = DEFAULT_MAX_FUTURE_S,
+        codecs: Mapping[str, str] | None = None,
+        tasmota_timezone: dt.tzinfo | None = None,
     ) -> None:
         self.routes: list[tuple[str, str]] = []
         if routes is None:
             routes = default_routes()
         self.mapping = dict(mapping or {})
         self.max_future_s = max_future_s
+        for key, name in (codecs or {}).items():
+            try:
+                codec_by_name(name)
+            except ConfigError as exc:
+                raise ConfigError(f"device map row {key!r}: {exc}") from None
+        self.options = AdapterOptions(
+            mapping=self.mapping, codecs=dict(codecs or {}), max_future_s=max_future_s,
+            tasmota_timezone=tasmota_timezone,
+        )
         self._adapters: dict[str, Adapter] = {}
         for topic_filter, name in routes:
             validate_topic_filter(topic_filter)
@@ -139,6 +152,33 @@ class AdapterRegistry:
         if name is None:
             return None
         return self._adapters[name](
-            topic, payload, received_at=received_at, mapping=self.mapping, max_future_s=self.max_future_s
+            topic, payload, received_at=received_at, options=self.options
         )
 
+
+
+def registry_from_settings(settings: Any, routes: Iterable[tuple[str, str]] | None = None) -> AdapterRegistry:
+    """The registry the settings describe: routes, the device map (with codecs), the Tasmota time zone."""
+    from ingest.adapters.devicemap import load_device_map
+
+    device_map = load_device_map(settings.ingest_device_map_file)
+    if routes is None:
+        routes = parse_routes(settings.ingest_adapters) if settings.ingest_adapters.strip() else default_routes()
+    return AdapterRegistry(
+        routes, mapping=device_map.device_ids, codecs=device_map.codecs, max_future_s=settings.ingest_max_future_s,
+        tasmota_timezone=tasmota_zone(getattr(settings, "ingest_tasmota_timezone", None)),
+    )
+
+
+def tasmota_zone(name: str | None) -> dt.tzinfo | None:
+    """The IANA zone called ``name`` (None for none); :class:`ConfigError` saying how to fix a bad name."""
+    if not name:
+        return None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"DAMPWATCH_INGEST_TASMOTA_TIMEZONE {name!r} is not a time zone; use an IANA name such as Europe/London"
+        ) from None

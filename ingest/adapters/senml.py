@@ -8,10 +8,13 @@ import re
 from collections.abc import Callable, Mapping
 
 from ingest.adapters.base import (
+    AdapterOptions,
     AdapterResult,
     _kelvin_to_celsius,
+    _numeric,
     _reading_result,
     _rejected,
+    effective_options,
     load_json,
 )
 from ingest.adapters.registry import register_adapter
@@ -39,6 +42,7 @@ def senml(
     received_at: dt.datetime,
     mapping: Mapping[str, str] | None = None,
     max_future_s: float = DEFAULT_MAX_FUTURE_S,
+    options: AdapterOptions | None = None,
 ) -> AdapterResult:
     """A SenML JSON pack (RFC 8428): a JSON array of records, base fields resolved in order.
 
@@ -48,6 +52,8 @@ def senml(
     each becomes a reading or a rejection on its own. Times below 2**28 are relative to
     the ingest time; a pack with no time at all is flagged untimed.
     """
+    settings = effective_options(options, mapping, max_future_s)
+    mapping, max_future_s = settings.mapping, settings.max_future_s
     try:
         pack = load_json(payload)
     except InvalidReading as bad:
@@ -80,7 +86,7 @@ def senml(
             continue  # a quantity DampWatch does not store (position, light, battery %)
         value = record.get("v")
         if isinstance(value, int | float) and not isinstance(value, bool):
-            value = float(value) + base_value
+            value = _numeric(value) + base_value  # bounded: a 400-digit integer is infinite, not an OverflowError
             value = convert(value) if convert is not None else value
         elif value is None:
             value = record.get("vs", record.get("vb", "no numeric value"))
@@ -111,6 +117,7 @@ def _senml_text(value: object, field: str, index: int) -> str:
 def _senml_number(value: object, field: str, index: int) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidReading(Reason.WRONG_TYPE, f"SenML record {index}: '{field}' must be a number")
+    value = _numeric(value)
     if not math.isfinite(value):
         raise InvalidReading(Reason.NOT_FINITE, f"SenML record {index}: '{field}' is not finite")
     return float(value)

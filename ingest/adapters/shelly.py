@@ -9,12 +9,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from ingest.adapters.base import (
+    AdapterOptions,
     AdapterResult,
     _fahrenheit_to_celsius,
     _numeric,
     _object,
     _reading_result,
     _rejected,
+    effective_options,
     load_json,
 )
 from ingest.adapters.registry import register_adapter
@@ -56,15 +58,20 @@ class ShellyAdapter:
         received_at: dt.datetime,
         mapping: Mapping[str, str] | None = None,
         max_future_s: float = DEFAULT_MAX_FUTURE_S,
+        options: AdapterOptions | None = None,
     ) -> AdapterResult:
+        """One Shelly message. Gen2+ topic prefixes may contain ``/`` (``home/bathroom/shellyhtg3-1/events/rpc``)."""
+        settings = effective_options(options, mapping, max_future_s)
         parts = topic.split("/")
-        options = {"received_at": received_at, "mapping": mapping, "max_future_s": max_future_s}
+        options_ = {"received_at": received_at, "mapping": settings.mapping, "max_future_s": settings.max_future_s}
         if len(parts) == 4 and parts[0] == "shellies" and parts[2] == "sensor":
-            return self._gen1(parts[1], parts[3], payload, **options)
-        if len(parts) == 3 and parts[1:] == ["events", "rpc"]:
-            return self._rpc(parts[0], payload, **options)
-        if len(parts) == 3 and parts[1] == "status" and parts[2] in ("temperature:0", "humidity:0", "devicepower:0"):
-            return self._component(parts[0], parts[2], payload, **options)
+            return self._gen1(parts[1], parts[3], payload, **options_)
+        prefix = "/".join(parts[:-2])
+        if len(parts) >= 3 and parts[-2:] == ["events", "rpc"] and all(parts[:-2]):
+            return self._rpc(prefix, payload, **options_)
+        if (len(parts) >= 3 and parts[-2] == "status" and all(parts[:-2])
+                and parts[-1] in ("temperature:0", "humidity:0", "devicepower:0")):
+            return self._component(prefix, parts[-1], payload, **options_)
         return AdapterResult(ignored=f"Shelly message on {topic!r} carries no sensor value")
 
     # Gen1: shellies/<id>/sensor/<kind>, payload a bare number

@@ -1,4 +1,4 @@
-"""The Things Stack v3 MQTT uplinks."""
+"""The Things Stack v3 uplinks, over its MQTT server or a webhook."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ from collections.abc import Mapping
 
 from ingest.adapters.base import (
     LORAWAN_FIELDS,
+    AdapterOptions,
     AdapterResult,
     _known_device_id,
     _object,
     _reading_result,
     _rejected,
+    codec_result,
+    effective_options,
     extract_fields,
     load_json,
 )
@@ -26,16 +29,26 @@ def tts(
     received_at: dt.datetime,
     mapping: Mapping[str, str] | None = None,
     max_future_s: float = DEFAULT_MAX_FUTURE_S,
+    options: AdapterOptions | None = None,
 ) -> AdapterResult:
     """The Things Stack v3 MQTT server: ``v3/<app id>@<tenant>/devices/<device id>/up``.
 
-    Readings come from ``uplink_message.decoded_payload``; join, downlink, service
-    and location messages and simulated uplinks are ignored.
+    Readings come from ``uplink_message.decoded_payload`` when a payload formatter is set,
+    otherwise from ``frm_payload`` through a built-in codec (:mod:`ingest.codecs`); join,
+    downlink, service and location messages and simulated uplinks are ignored. The time is
+    ``uplink_message.received_at`` (network reception).
     """
+    options = effective_options(options, mapping, max_future_s)
     parts = topic.split("/")
     if len(parts) < 5 or parts[0] != "v3" or parts[2] != "devices":
         return _rejected(Reason.INVALID_TOPIC, f"topic {topic!r} is not v3/<app>@<tenant>/devices/<device id>/up")
-    device_name, event = parts[3], "/".join(parts[4:])
+    return tts_message(parts[3], "/".join(parts[4:]), payload, received_at=received_at, options=options)
+
+
+def tts_message(
+    device_name: str, event: str, payload: bytes, *, received_at: dt.datetime, options: AdapterOptions
+) -> AdapterResult:
+    """A message about device ``device_name`` (from the MQTT topic, or the webhook body's ``end_device_ids``)."""
     if event != "up":
         return AdapterResult(ignored=f"The Things Stack {event} message")
     try:
@@ -47,29 +60,29 @@ def tts(
             raise InvalidReading(Reason.MISSING_FIELD, "The Things Stack uplink has no 'uplink_message'")
         uplink = _object(uplink, "'uplink_message'")
         decoded = uplink.get("decoded_payload")
-        if decoded is None:
-            raise InvalidReading(
-                Reason.MISSING_FIELD,
-                "The Things Stack uplink has no 'decoded_payload'; set an uplink payload formatter for the device "
-                "or application",
-            )
-        decoded = _object(decoded, "'decoded_payload'")
+        if decoded is not None:
+            decoded = _object(decoded, "'decoded_payload'")
     except InvalidReading as bad:
-        return _rejected(bad.reason, bad.detail, _known_device_id("tts", device_name, mapping, "tts"))
+        return _rejected(bad.reason, bad.detail, _known_device_id("tts", device_name, options.mapping, "tts"))
     ids = document.get("end_device_ids")
     dev_eui = ids.get("dev_eui") if isinstance(ids, dict) else None
     if isinstance(dev_eui, str) and dev_eui:
         key, prefix = dev_eui.lower(), "lorawan"
     else:
         key, prefix = device_name, "tts"
+    ts = uplink.get("received_at") or document.get("received_at")
+    where = f"The Things Stack uplink of {device_name}"
+    if decoded is None:
+        return codec_result(
+            "tts", key, default_prefix=prefix, fport=uplink.get("f_port"), data=uplink.get("frm_payload"), ts=ts,
+            seq=uplink.get("f_cnt"), received_at=received_at, options=options, where=where,
+            configure="set an uplink payload formatter for the device or application in The Things Stack",
+        )
     return _reading_result(
         "tts", key, prefix, extract_fields(decoded, LORAWAN_FIELDS),
-        ts=uplink.get("received_at") or document.get("received_at"), seq=uplink.get("f_cnt"),
-        received_at=received_at, mapping=mapping, max_future_s=max_future_s,
-        where=f"The Things Stack uplink of {device_name}", rules=LORAWAN_FIELDS,
+        ts=ts, seq=uplink.get("f_cnt"), received_at=received_at, mapping=options.mapping,
+        max_future_s=options.max_future_s, where=where, rules=LORAWAN_FIELDS,
     )
-
-
 
 
 register_adapter("tts", lambda: tts, default_routes=[(20, "v3/+/devices/+/#")])
