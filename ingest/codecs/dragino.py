@@ -104,6 +104,10 @@ def decode_lht52(fport: int | None, data: bytes) -> list[DecodedRecord]:
     return [_lht52_entry(entry, own_time=True) for entry in _entries(data, "Dragino LHT52")]
 
 
-register_codec(Codec("dragino-lht65", "Dragino", "LHT65, LHT65N, LHT65S", decode_lht65, SOURCE),
+#: Dragino's DevEUI range: it names the vendor, not the model, so it only lists the candidates in a dead letter.
+DRAGINO_DEV_EUI_PREFIX = "A84041"
+register_codec(Codec("dragino-lht65", "Dragino", "LHT65, LHT65N, LHT65S", decode_lht65, SOURCE,
+                     dev_eui_prefixes=(DRAGINO_DEV_EUI_PREFIX,), fports=frozenset({2, 3, 5})),
                aliases=("dragino-lht65n",))
-register_codec(Codec("dragino-lht52", "Dragino", "LHT52", decode_lht52, SOURCE))
+register_codec(Codec("dragino-lht52", "Dragino", "LHT52", decode_lht52, SOURCE,
+                     dev_eui_prefixes=(DRAGINO_DEV_EUI_PREFIX,), fports=frozenset({2, 3, 5})))
