@@ -95,16 +95,16 @@ class Quarantine:
         return path
 
     def add_damaged(self, source: Path, reason: str) -> Path:
-        """Move an unreadable spool file here as it is, with ``reason`` beside it."""
+        """Copy an unreadable spool file here byte for byte, with ``reason`` beside it (the caller removes it)."""
         self._ensure()
         path = self._new_path(".damaged")
         try:
-            _write_durably(path.with_suffix(".reason"), reason[:REASON_CHARS].encode("utf-8", "backslashreplace"))
-            os.replace(source, path)
-            _fsync_directory(self.directory)
+            data = source.read_bytes()
         except OSError as exc:
-            raise QuarantineError(f"cannot move {source} into {self.directory}: {exc.strerror}") from exc
-        logger.error("moved the unreadable spool file %s to %s: %s", source, path, reason[:300])
+            raise QuarantineError(f"cannot read {source} to quarantine it: {exc.strerror}") from exc
+        _write_durably(path.with_suffix(".reason"), reason[:REASON_CHARS].encode("utf-8", "backslashreplace"))
+        _write_durably(path, data)
+        logger.error("copied the unreadable spool file %s to %s: %s", source, path, reason[:300])
         return path
 
     def entries(self) -> list[QuarantineEntry]:

@@ -57,6 +57,11 @@ class Spool:
     def __bool__(self) -> bool:
         return bool(self._files)
 
+    @property
+    def oldest_path(self) -> Path:
+        """The file of the oldest batch (to move it to the quarantine when it cannot be read)."""
+        return self._files[0]
+
     def append(self, batch: list[RawMessage]) -> None:
         """Write ``batch`` durably; only then may its messages be acknowledged."""
         path = self.directory / f"{self._next:012d}.jsonl"

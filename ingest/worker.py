@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 
 from core.errors import DampWatchError
 from ingest.batch import BatchResult, RawMessage
+from ingest.isolation import failure_text, is_outage, write_isolating
+from ingest.quarantine import Quarantine, QuarantineError
 from ingest.spool import Spool, SpoolError
 
 if TYPE_CHECKING:
@@ -45,14 +47,23 @@ def _write_errors() -> tuple[type[BaseException], ...]:
 
 
 class SpoolingWriter:
-    """Writes batches; while the store cannot take them they go to the spool, replayed when it can."""
+    """Writes batches; while the store cannot take them they go to the spool, replayed when it can.
+
+    A batch that fails for a data reason (not an outage: :mod:`ingest.isolation`) is
+    written in parts so that only the message(s) at fault go to the quarantine;
+    the spool never waits behind a batch that can never be written.
+    """
 
     def __init__(self, writer: BatchWriter, spool: Spool | None) -> None:
         self.writer = writer
         self.spool = spool
+        self.quarantine = Quarantine(spool.directory / "quarantine") if spool is not None else None
         self._errors = _write_errors()
         self._replay_failures = 0
         self._next_replay = 0.0
+
+    def _outage(self, exc: BaseException) -> bool:
+        return is_outage(exc, self.writer.reachable)
 
     def write(self, batch: list[RawMessage], stopping) -> BatchResult | None:
         """Durable when it returns: in the store, or in the spool. None if it gave up while stopping."""
@@ -62,10 +73,22 @@ class SpoolingWriter:
         if not self.spool:
             try:
                 return result.add(self.writer.write(batch))
-            except self._errors as exc:
+            except Exception as exc:  # judged: an outage spools the batch, a data error isolates the bad message
+                if not self._outage(exc):
+                    logger.warning("a batch of %d messages failed for a data reason (%s); writing it in parts",
+                                   len(batch), failure_text(exc)[:300])
+                    try:
+                        written, batch = write_isolating(self.writer, batch, self.quarantine, self._outage)
+                    except QuarantineError as q_exc:
+                        logger.error("%s; holding the batch unacknowledged and retrying", q_exc)
+                        later = write_with_retry(self.writer, batch, stopping)
+                        return None if later is None else result.add(later)
+                    result = result.add(written)
+                    if not batch:
+                        return result
                 self._replay_failed()
                 logger.warning("the store cannot take a batch of %d messages (%s); spooling it to %s",
-                               len(batch), exc, self.spool.directory)
+                               len(batch), failure_text(exc)[:300], self.spool.directory)
         try:
             self.spool.append(batch)
         except SpoolError as exc:
@@ -80,12 +103,36 @@ class SpoolingWriter:
         while self.spool and time.monotonic() >= self._next_replay:
             try:
                 batch = self.spool.peek()
+            except SpoolError as exc:  # a damaged file: set it aside whole, never wait behind it
+                try:
+                    self.quarantine.add_damaged(self.spool.oldest_path, str(exc))
+                except QuarantineError as q_exc:
+                    self._replay_failed()
+                    logger.error("%s; the spool waits", q_exc)
+                    break
+                self.spool.pop()
+                continue
+            try:
                 result = self.writer.write(batch)
-            except self._errors as exc:
-                self._replay_failed()
-                if self._replay_failures == 1:
-                    logger.warning("cannot replay the spool yet (%s); %d messages wait", exc, self.spool.messages)
-                break
+            except Exception as exc:  # judged: an outage waits, a data error quarantines the bad message(s)
+                if self._outage(exc):
+                    self._replay_failed()
+                    if self._replay_failures == 1:
+                        logger.warning("cannot replay the spool yet (%s); %d messages wait",
+                                       failure_text(exc)[:300], self.spool.messages)
+                    break
+                logger.warning("a spooled batch of %d messages failed for a data reason (%s); writing it in parts",
+                               len(batch), failure_text(exc)[:300])
+                try:
+                    result, rest = write_isolating(self.writer, batch, self.quarantine, self._outage)
+                except QuarantineError as q_exc:
+                    self._replay_failed()
+                    logger.error("%s; the spool waits", q_exc)
+                    break
+                if rest:  # the store went away part way: the whole file is replayed later (idempotent)
+                    self._replay_failed()
+                    total = total.add(result)
+                    break
             self.spool.pop()
             if self._replay_failures:
                 logger.info("the store is back; replaying the spool (%d messages left)", self.spool.messages)
@@ -102,15 +149,14 @@ class SpoolingWriter:
 
 def write_with_retry(writer: BatchWriter, batch: list[RawMessage], stopping) -> BatchResult | None:
     """Write ``batch``, retrying with backoff until it is durable; None if stopping and still failing."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     attempt = 0
     while True:
         try:
             return writer.write(batch)
-        except (DampWatchError, OSError, SQLAlchemyError) as exc:
+        except Exception as exc:  # held unacknowledged and retried, whatever it was: never ends the worker
             logger.warning(
-                "writing a batch of %d messages failed (attempt %d), will retry: %s", len(batch), attempt + 1, exc
+                "writing a batch of %d messages failed (attempt %d), will retry: %s", len(batch), attempt + 1,
+                failure_text(exc)[:300],
             )
         attempt += 1
         if stopping() and attempt >= ATTEMPTS_WHEN_STOPPING:

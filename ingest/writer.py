@@ -165,6 +165,19 @@ class BatchWriter:
             self._untimed_last[device_id] = ts
         return undo
 
+    def reachable(self) -> bool:
+        """True if the app database and the readings store both answer a trivial query now (an outage probe)."""
+        from sqlalchemy import text
+
+        try:
+            with self.database.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            self.store.latest(["dampwatch-probe"])
+        except Exception as exc:  # any failure means "not reachable"
+            logger.debug("outage probe failed: %s", type(exc).__name__)
+            return False
+        return True
+
     def _maybe_prune(self) -> None:
         """Prune dead letters past their retention, at most every :data:`PRUNE_INTERVAL_S` (never fails a batch)."""
         now = time.monotonic()
