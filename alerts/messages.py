@@ -39,6 +39,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.outbox import ACTIVE_STATUSES, enqueue
+from core.causes import CAUSE_TABLE
 from core.errors import ConfigError, DampWatchError
 from core.model import Case, Inspection, Property, Tenant
 from core.model_alerts import OutboxMessage
@@ -55,13 +56,7 @@ MESSAGE_TYPES: Final = (
     "ventilation", "moisture_load", "under_heating", "possible_leak", "damp_risk", "sensor_silent", "sign_in_link",
 )
 ADVICE_KEYS: Final = ("subject", "body", "sms", "doing_case", "doing_visit", "doing_none")
-CAUSE_MESSAGES: Final = {
-    "poor_ventilation": "ventilation",
-    "high_moisture_load": "moisture_load",
-    "under_heating": "under_heating",
-    "leak": "possible_leak",
-    "cold_fabric": "damp_risk",
-}
+CAUSE_MESSAGES: Final = {row.code: row.tenant_message for row in CAUSE_TABLE}  # the one cause table
 #: The tenant pages' sign-in address, put in messages as $link (the dashboard serves it).
 TENANT_SIGN_IN_PATH: Final = "/tenant/sign-in"
 

@@ -38,6 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import audit
+from core.causes import CAUSE_TABLE
 from core.errors import DampWatchError
 from core.model import (
     CASE_SOURCES,
@@ -513,15 +514,7 @@ def record_finding(
 
 
 # The risk model's outcomes file (analytics.labels.read_outcomes_csv) names causes as the simulator does.
-LABEL_CAUSES = {
-    "ventilation": "poor_ventilation",
-    "moisture_load": "high_moisture_load",
-    "under_heating": "under_heating",
-    "cold_fabric": "cold_fabric",
-    "leak": "leak",
-    "other": "other",
-    "unknown": "",
-}
+LABEL_CAUSES = {row.finding_code: row.code for row in CAUSE_TABLE} | {"other": "other", "unknown": ""}
 LABEL_COLUMNS = ("uprn", "date", "mould_found", "severity", "cause", "room")
 """The header ``analytics.labels.read_outcomes_csv`` reads (``dampwatch train --outcomes``)."""
 

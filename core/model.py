@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
+from core.causes import FINDING_CAUSES
 from core.errors import ValidationError
 
 ROOM_TYPES = ("bathroom", "kitchen", "bedroom", "living_room", "hallway", "other", "outdoor")
@@ -478,7 +479,7 @@ CASE_SOURCES = ("risk_flag", "tenant_report", "officer", "inspection", "alarm")
 CASE_STATUSES = ("open", "closed")
 INSPECTION_STATUSES = ("scheduled", "completed", "no_access", "cancelled")
 SEVERITIES = ("none", "minor", "moderate", "severe")
-LIKELY_CAUSES = ("ventilation", "moisture_load", "under_heating", "cold_fabric", "leak", "other", "unknown")
+LIKELY_CAUSES = FINDING_CAUSES  # the one cause table, core/causes.py
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.causes import CAUSES as CAUSE_CODES
 from simulator.errors import SimulatorError
 
 logger = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ WALL_TYPES = ("solid_brick", "cavity_unfilled", "cavity_filled", "timber_frame",
 #: Room types of the identity contract, plus ``outdoor`` for the one outdoor sensor per site.
 ROOM_TYPES = ("bathroom", "kitchen", "bedroom", "living_room", "hallway", "other", "outdoor")
 #: Causes of damp a home may be given; ``none`` for a healthy home.
-CAUSES = ("poor_ventilation", "high_moisture_load", "under_heating", "cold_fabric", "leak")
+CAUSES = CAUSE_CODES
 #: Share of homes that are damp-prone.
 DAMP_PRONE_SHARE = 0.4
 #: Header of the asset-register CSV, exactly.
