@@ -424,35 +424,6 @@ def readings_export(context: Context, output: Path | None, device_ids: tuple[str
     console.print(f"wrote {count} readings to {output}")
 
 
-@main.command("dead-letters")
-@click.option("--reason", help="Only this reason code (for example unknown_device).")
-@click.option("--limit", default=50, show_default=True, help="How many of the newest to show.")
-@pass_context
-def dead_letters(context: Context, reason: str | None, limit: int) -> None:
-    """Messages and readings that could not be stored, newest first, with the reason."""
-    from sqlalchemy import func, select
-
-    from core.model import DeadLetter
-
-    with context.database.session() as session:
-        counts = session.execute(
-            select(DeadLetter.reason, func.count()).group_by(DeadLetter.reason).order_by(func.count().desc())
-        ).all()
-        query = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)
-        if reason:
-            query = query.where(DeadLetter.reason == reason)
-        letters = session.scalars(query).all()
-    summary = Table("reason", "count")
-    for name, count in counts:
-        summary.add_row(name, str(count))
-    out.print(summary)
-    table = Table("received (UTC)", "topic", "reason", "detail", "payload")
-    for letter in letters:
-        table.add_row(letter.received_at.strftime("%Y-%m-%d %H:%M:%S"), letter.topic, letter.reason,
-                      letter.detail[:120], letter.payload_excerpt[:60])
-    out.print(table)
-
-
 # -- processes ------------------------------------------------------------------------------
 
 @main.command()
@@ -712,6 +683,7 @@ COMMAND_MODULES = (
     "dampwatch.commands_dashboard",  # serve, users
     "dampwatch.commands_cases",  # schedule
     "dampwatch.commands_alerts",  # alerts run, outbox deliver, tenants import
+    "dampwatch.commands_ingest",  # dead-letters [prune], quarantine list|replay
 )
 
 
