@@ -142,7 +142,7 @@ def _numeric(value: object) -> object:
         return value
     if isinstance(value, int):
         if abs(value) > INTEGER_MAX_MAGNITUDE:
-            return math.copysign(math.inf, value)
+            return math.inf if value > 0 else -math.inf
         return float(value)
     if isinstance(value, float):
         return value

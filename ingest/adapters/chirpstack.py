@@ -9,6 +9,8 @@ ignored. The time is v4's ``time`` (network reception), else the earliest gatewa
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import json
 from collections.abc import Mapping
@@ -118,4 +120,52 @@ def earliest_gateway_time(rx_info: object) -> str | None:
     return best[1] if best else None
 
 
+def chirpstack_http(
+    topic: str,
+    payload: bytes,
+    *,
+    received_at: dt.datetime,
+    mapping: Mapping[str, str] | None = None,
+    max_future_s: float = DEFAULT_MAX_FUTURE_S,
+    options: AdapterOptions | None = None,
+) -> AdapterResult:
+    """An event pushed by ChirpStack's HTTP integration, as :mod:`ingest.http` names it: ``http/chirpstack/<name>/<event>``.
+
+    The DevEUI comes from the body: ``deviceInfo.devEui`` (v4) or ``devEUI`` (v3, hex or base64).
+    """
+    options = effective_options(options, mapping, max_future_s)
+    parts = topic.split("/")
+    if len(parts) != 4 or parts[:2] != ["http", "chirpstack"]:
+        return _rejected(Reason.INVALID_TOPIC, f"topic {topic!r} is not http/chirpstack/<integration>/<event>")
+    event = parts[3]
+    if event != "up":
+        return AdapterResult(ignored=f"ChirpStack {event} event")
+    try:
+        document = _object(load_json(payload), "ChirpStack up event")
+    except InvalidReading as bad:
+        return _rejected(bad.reason, bad.detail + "; set the ChirpStack HTTP integration's payload encoding to JSON")
+    dev_eui = body_dev_eui(document)
+    if dev_eui is None:
+        return _rejected(
+            Reason.MISSING_FIELD, "ChirpStack up event has no device EUI (deviceInfo.devEui in v4, devEUI in v3)"
+        )
+    return chirpstack_event(dev_eui, event, payload, received_at=received_at, options=options)
+
+
+def body_dev_eui(document: dict) -> str | None:
+    """The DevEUI of a ChirpStack event body, as 16 lower-case hex digits (None if absent or malformed)."""
+    info = document.get("deviceInfo")
+    candidate = info.get("devEui") if isinstance(info, dict) else document.get("devEUI")
+    if not isinstance(candidate, str):
+        return None
+    if len(candidate) == 16 and all(c in "0123456789abcdefABCDEF" for c in candidate):
+        return candidate.lower()
+    try:
+        raw = base64.b64decode(candidate, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw.hex() if len(raw) == 8 else None
+
+
 register_adapter("chirpstack", lambda: chirpstack, default_routes=[(10, "application/+/device/+/event/+")])
+register_adapter("chirpstack-http", lambda: chirpstack_http)

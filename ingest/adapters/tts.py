@@ -85,4 +85,39 @@ def tts_message(
     )
 
 
+#: Webhook bodies by the top-level key that names the message type (uplinks are read; the rest ignored).
+WEBHOOK_MESSAGE_KEYS = ("uplink_message", "join_accept", "downlink_ack", "downlink_nack", "downlink_sent",
+                        "downlink_failed", "downlink_queued", "location_solved", "service_data", "uplink_normalized")
+
+
+def tts_http(
+    topic: str,
+    payload: bytes,
+    *,
+    received_at: dt.datetime,
+    mapping: Mapping[str, str] | None = None,
+    max_future_s: float = DEFAULT_MAX_FUTURE_S,
+    options: AdapterOptions | None = None,
+) -> AdapterResult:
+    """A message pushed by a The Things Stack webhook, as :mod:`ingest.http` names it: ``http/tts/<name>``.
+
+    The device and the message type come from the body (``end_device_ids.device_id``; an
+    ``uplink_message`` is an uplink, every other type is ignored).
+    """
+    options = effective_options(options, mapping, max_future_s)
+    try:
+        document = _object(load_json(payload), "The Things Stack webhook message")
+    except InvalidReading as bad:
+        return _rejected(bad.reason, bad.detail)
+    ids = document.get("end_device_ids")
+    device_name = ids.get("device_id") if isinstance(ids, dict) else None
+    if not isinstance(device_name, str) or not device_name:
+        return _rejected(Reason.MISSING_FIELD, "The Things Stack webhook message has no end_device_ids.device_id")
+    if "uplink_message" not in document:
+        kind = next((key for key in WEBHOOK_MESSAGE_KEYS if key in document), "unknown")
+        return AdapterResult(ignored=f"The Things Stack {kind} message")
+    return tts_message(device_name, "up", payload, received_at=received_at, options=options)
+
+
 register_adapter("tts", lambda: tts, default_routes=[(20, "v3/+/devices/+/#")])
+register_adapter("tts-http", lambda: tts_http)

@@ -902,7 +902,7 @@ def test_registry_routes_messages_to_adapters():
 
 def test_registry_refuses_unknown_adapters_and_bad_filters():
     """Configuration mistakes fail at start-up with the list of adapters."""
-    with pytest.raises(ConfigError, match="choose one of: chirpstack, senml, shelly, tasmota, tts, zigbee2mqtt"):
+    with pytest.raises(ConfigError, match="choose one of: chirpstack, chirpstack-http, senml, shelly, tasmota, tts, tts-http, zigbee2mqtt"):
         AdapterRegistry([("lora/#", "loriot")])
     with pytest.raises(ConfigError, match="'#' must be"):
         AdapterRegistry([("lora/#/up", "chirpstack")])
