@@ -58,24 +58,42 @@ def _path_from_url(url: str) -> str:
     return path
 
 
-class SQLiteReadingsStore:
-    """The SQLite backend of :class:`core.readings.ReadingsStore`."""
+#: How long a connection waits for another process's write lock, unless told otherwise (readers, commands).
+DEFAULT_LOCK_WAIT_S = 30.0
 
-    def __init__(self, url: str) -> None:
+
+class SQLiteReadingsStore:
+    """The SQLite backend of :class:`core.readings.ReadingsStore`.
+
+    A write waits at most ``lock_wait_s`` for another process's lock on the file, then raises
+    :class:`StoreError`; the ingestor sets it short (``DAMPWATCH_READINGS_LOCK_WAIT_S``) so that a
+    batch goes to the spool in seconds instead of stalling every batch for the default 30 s.
+    """
+
+    def __init__(self, url: str, *, lock_wait_s: float = DEFAULT_LOCK_WAIT_S) -> None:
         self.url = url
+        self.lock_wait_s = lock_wait_s
         self.path = _path_from_url(url)
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        with self._connection() as conn:
-            conn.executescript(SCHEMA)
+        conn = self._connection()
+        try:
+            # Only a new file needs the schema: writing it takes the write lock, which another process
+            # (a long reader, another writer) may hold, and opening the store must not wait for that.
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'store_meta'").fetchone() is None:
+                with conn:
+                    conn.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the readings store (SQLite file {self.path}): {exc}") from exc
 
     def _connection(self) -> sqlite3.Connection:
         """One connection per thread (sqlite3 connections must not cross threads)."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+                conn = sqlite3.connect(self.path, timeout=self.lock_wait_s, isolation_level=None,
+                                       check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
             except sqlite3.Error as exc:
@@ -84,6 +102,13 @@ class SQLiteReadingsStore:
             with self._lock:
                 self._connections.append(conn)
         return conn
+
+    def set_lock_wait(self, seconds: float) -> None:
+        """Wait at most ``seconds`` for another process's lock from now on (every open connection too)."""
+        self.lock_wait_s = seconds
+        with self._lock:
+            for conn in self._connections:
+                conn.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
 
     def write(self, readings: Sequence[Reading]) -> WriteResult:
         if not readings:
@@ -103,7 +128,10 @@ class SQLiteReadingsStore:
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise StoreError(f"writing {len(readings)} readings to {self.path!r} failed: {exc}") from exc
+            held = f" (another process held its lock for more than {self.lock_wait_s:g} s)" if "locked" in str(exc) else ""
+            raise StoreError(
+                f"the readings store (SQLite file {self.path}) did not take {len(readings)} readings: {exc}{held}"
+            ) from exc
         stored = sum(stored_by_device.values())
         return WriteResult(stored=stored, duplicates=len(readings) - stored, stored_by_device=stored_by_device)
 

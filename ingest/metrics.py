@@ -59,6 +59,15 @@ class IngestMetrics:
         self.connected = Gauge(
             "dampwatch_ingest_connected", "1 while connected to the broker.", registry=self.registry
         )
+        self.stalled = Gauge(
+            "dampwatch_ingest_stalled",
+            "1 while readings are spooled but none has reached the store for DAMPWATCH_INGEST_STALL_AFTER_S.",
+            registry=self.registry,
+        )
+        self.worker_restarts = Counter(
+            "dampwatch_ingest_worker_restarts", "Ingest workers that died and were replaced.",
+            registry=self.registry,
+        )
         self._server = None
 
     def serve(self, port: int, bind: str = "127.0.0.1") -> int:

@@ -32,6 +32,7 @@ from core.errors import DampWatchError
 from core.mqtt import BrokerAddress, new_client
 from core.settings import Settings
 from ingest.batch import BatchResult
+from ingest.lifecycle import StallWatchdog
 from ingest.metrics import IngestMetrics
 from ingest.worker import InlineBackend, ProcessBackend
 
@@ -98,6 +99,7 @@ class Ingestor:
         self.connected_at: float | None = None  # wall clock of the last CONNACK
         # The end-to-end acknowledgement: per device, the highest seq in the store, and those not yet published.
         self._stored_seq: dict[str, int] = {}
+        self._watchdog = StallWatchdog(settings.ingest_stall_after_s, self.metrics.stalled)
         self._ack_unsent: set[str] = set()
         self.protocol = mqtt.MQTTv5 if settings.mqtt_protocol == "5" else mqtt.MQTTv311
         self.receive_maximum = min(65535, max(1000, 5 * settings.ingest_batch_size))
@@ -200,8 +202,8 @@ class Ingestor:
                     self._on_connection_lost(rc)
                 if self._batch and time.monotonic() - self._batch_started >= self.settings.ingest_flush_interval_s:
                     self._dispatch()
-                if self._in_flight or self._spool_waiting:
-                    self._collect()
+                self._collect()  # also notices a worker that died with nothing to do
+                self._watchdog.check(int(self.metrics.spool_depth._value.get()), self.settings.spool_dir)
                 if self._ack_unsent and self._connected.is_set():
                     self._publish_stored_acks()
                 if time.monotonic() >= next_log:
@@ -221,8 +223,14 @@ class Ingestor:
             from ingest.spool import Spool
             from ingest.writer import BatchWriter
 
-            return InlineBackend(BatchWriter(self.settings, self.store, self.database), Spool(self.settings.spool_dir))
-        return ProcessBackend(self.settings.model_dump(mode="json"))
+            from ingest.lifecycle import SpoolLock
+            from ingest.worker import configure_store
+
+            configure_store(self.store, self.settings)
+            lock = SpoolLock(self.settings.spool_dir)
+            return InlineBackend(BatchWriter(self.settings, self.store, self.database), Spool(self.settings.spool_dir),
+                                 lock)
+        return ProcessBackend(self.settings.model_dump(mode="json"), on_restart=self.metrics.worker_restarts.inc)
 
     def _connect_properties(self) -> tuple[bool | int, Properties | None]:
         if self.protocol != mqtt.MQTTv5:
@@ -299,6 +307,8 @@ class Ingestor:
                 if seq > self._stored_seq.get(device_id, -1):
                     self._stored_seq[device_id] = seq
                     self._ack_unsent.add(device_id)
+        if result.stored or result.duplicates:
+            self._watchdog.progress()
         self.metrics.spool_depth.set(result.spool_depth)
         self.metrics.spooled.inc(result.spooled)
         self.metrics.ignored.inc(result.ignored)

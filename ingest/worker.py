@@ -5,8 +5,10 @@ The ingestor sends ``("batch", batch_id, [RawMessage, ...])`` over a pipe; the
 worker answers ``("done", batch_id, BatchResult)`` once the batch is durable, or
 ``("failed", batch_id, reason)`` if it gave up while stopping. The ingestor
 acknowledges a batch's MQTT messages only on ``done``. If the ingestor dies, the
-pipe closes and the worker exits; if the worker dies, the ingestor stops with an
-error and nothing unwritten is ever acknowledged.
+worker dies too (parent-death signal, and end of file on the pipe); if the worker
+dies, the ingestor starts a new one and hands it the batches not yet answered, and
+nothing unwritten is ever acknowledged. One worker per spool: it holds the spool
+folder's lock (:mod:`ingest.lifecycle`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import collections
 import contextlib
 import logging
 import multiprocessing as mp
+import os
+import signal
 import time
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING
@@ -164,13 +168,20 @@ def write_with_retry(writer: BatchWriter, batch: list[RawMessage], stopping) -> 
         time.sleep(RETRY_DELAYS_S[min(attempt - 1, len(RETRY_DELAYS_S) - 1)])
 
 
-def worker_main(conn: Connection, settings_values: dict, stop_event) -> None:
-    """The worker process: open the store and database, then write batches until told to stop."""
+def worker_main(conn: Connection, settings_values: dict, stop_event, parent_pid: int | None = None) -> None:
+    """The worker process: open the store and database, then write batches until told to stop.
+
+    It dies with its parent (``PR_SET_PDEATHSIG``, and end of file on the pipe) and holds the
+    spool folder's lock for its whole life, so one spool never has two workers.
+    """
     from core.db import Database
     from core.readings import open_store
     from core.settings import Settings
+    from ingest.lifecycle import SpoolLock, die_with_parent
     from ingest.writer import BatchWriter
 
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
     settings = Settings(**settings_values)
     logging.basicConfig(
         level=getattr(logging, settings.log_level),
@@ -178,7 +189,13 @@ def worker_main(conn: Connection, settings_values: dict, stop_event) -> None:
         datefmt="%Y-%m-%dT%H:%M:%S",
     )
     try:
+        lock = SpoolLock(settings.spool_dir)
+    except (DampWatchError, OSError) as exc:
+        conn.send(("error", 0, str(exc)))
+        return
+    try:
         store = open_store(settings.readings_url)
+        configure_store(store, settings)
         database = Database(settings.database_url, migrate=False)
     except DampWatchError as exc:
         conn.send(("error", 0, str(exc)))
@@ -211,44 +228,136 @@ def worker_main(conn: Connection, settings_values: dict, stop_event) -> None:
     finally:
         store.close()
         database.dispose()
+        lock.release()
+
+
+def configure_store(store, settings) -> None:
+    """Apply the settings a readings backend takes after opening (the SQLite lock wait)."""
+    set_lock_wait = getattr(store, "set_lock_wait", None)
+    if set_lock_wait is not None:
+        set_lock_wait(settings.readings_lock_wait_s)
+
+
+class WorkerDiedError(DampWatchError):
+    """The ingest worker died and no new one could be started."""
+
+
+#: Waits before each attempt to start a new worker after one died.
+RESTART_DELAYS_S = (0, 1, 5)
+#: How often the ingestor checks that its worker is alive when no result is due.
+ALIVE_CHECK_S = 1.0
+
+
+def _exit_description(code: int | None) -> str:
+    if code is None:
+        return "no exit code"
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-code).name}"
+        return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 class ProcessBackend:
-    """Runs a :class:`BatchWriter` in a worker process; results come back in order."""
+    """Runs a :class:`BatchWriter` in a worker process; results come back in order.
 
-    def __init__(self, settings_values: dict) -> None:
-        context = mp.get_context("spawn")
-        self._conn, child = context.Pipe()
-        self._stop_event = context.Event()
-        self._process = context.Process(
-            target=worker_main, args=(child, settings_values, self._stop_event), name="dampwatch-ingest-worker",
-            daemon=True,
+    The backend keeps each batch until the worker answers it. If the worker dies (killed, out of
+    memory, a crash), a new one is started, logged with the reason, and given the unanswered batches
+    again in order (writes are idempotent); the ingestor goes on. Only when no new worker starts after
+    :data:`RESTART_DELAYS_S` does it raise :class:`WorkerDiedError`, which stops the ingestor with that
+    message. The worker dies with this process (see :mod:`ingest.lifecycle`).
+    """
+
+    def __init__(self, settings_values: dict, *, on_restart=None) -> None:
+        self._settings_values = settings_values
+        self._context = mp.get_context("spawn")
+        self._stop_event = self._context.Event()
+        self._unanswered: collections.OrderedDict[int, list[tuple]] = collections.OrderedDict()
+        self._on_restart = on_restart
+        self._next_alive_check = 0.0
+        self.restarts = 0
+        self._start()
+
+    def _start(self) -> None:
+        self._conn, child = self._context.Pipe()
+        self._process = self._context.Process(
+            target=worker_main, args=(child, self._settings_values, self._stop_event, os.getpid()),
+            name="dampwatch-ingest-worker", daemon=True,
         )
         self._process.start()
         child.close()
         try:
             kind, _, detail = self._conn.recv()
-        except EOFError:
-            kind, detail = "error", f"it exited with code {self._process.exitcode} before it was ready"
+        except (EOFError, OSError):
+            self._process.join(5)
+            kind, detail = "error", f"it stopped ({_exit_description(self._process.exitcode)}) before it was ready"
         if kind != "ready":
             self._process.join(5)
+            self._conn.close()
             raise DampWatchError(f"the ingest worker could not start: {detail}")
 
+    def _replace(self, why: str) -> None:
+        """Start a new worker after the old one died, and give it every batch not yet answered."""
+        with contextlib.suppress(OSError):
+            self._conn.close()
+        self._process.join(5)
+        code = _exit_description(self._process.exitcode)
+        logger.error("the ingest worker died (%s, %s); starting a new one and handing it the %d batches it had "
+                     "not finished (nothing was acknowledged for them)", code, why, len(self._unanswered))
+        last_error = ""
+        for delay in RESTART_DELAYS_S:
+            time.sleep(delay)
+            try:
+                self._start()
+            except DampWatchError as exc:
+                last_error = str(exc)
+                logger.error("%s; trying again", last_error)
+                continue
+            self.restarts += 1
+            if self._on_restart is not None:
+                self._on_restart()
+            for batch_id, batch in self._unanswered.items():
+                self._conn.send(("batch", batch_id, batch))
+            logger.info("a new ingest worker (pid %d) took over", self._process.pid)
+            return
+        raise WorkerDiedError(
+            f"the ingest worker died ({code}) and a new one could not start after {len(RESTART_DELAYS_S)} attempts: "
+            f"{last_error}. Nothing unwritten was acknowledged; fix the cause and start 'dampwatch ingest' again"
+        )
+
     def submit(self, batch_id: int, batch: list[tuple]) -> None:
-        self._conn.send(("batch", batch_id, batch))
+        self._unanswered[batch_id] = batch
+        try:
+            self._conn.send(("batch", batch_id, batch))
+        except OSError as exc:  # BrokenPipeError: the worker is gone
+            self._replace(f"the pipe to it broke: {exc}")
 
     def results(self, timeout_s: float = 0.0) -> list[tuple[str, int, object]]:
-        """Results that have arrived (waiting up to ``timeout_s`` for the first)."""
-        out = []
+        """Results that have arrived (waiting up to ``timeout_s`` for the first); replaces a dead worker."""
+        out: list[tuple[str, int, object]] = []
         try:
             if self._conn.poll(timeout_s):
                 while True:
                     out.append(self._conn.recv())
                     if not self._conn.poll():
                         break
-        except EOFError as exc:
-            raise DampWatchError(f"the ingest worker died (exit code {self._process.exitcode})") from exc
+        except (EOFError, OSError) as exc:
+            for _kind, batch_id, _detail in out:
+                self._unanswered.pop(batch_id, None)
+            self._replace(f"its pipe closed: {type(exc).__name__}")
+            return out
+        for _kind, batch_id, _detail in out:
+            self._unanswered.pop(batch_id, None)
+        now = time.monotonic()
+        if not out and now >= self._next_alive_check:  # a worker that dies with nothing to do is noticed too
+            self._next_alive_check = now + ALIVE_CHECK_S
+            if not self._process.is_alive():
+                self._replace("found dead while idle")
         return out
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
 
     def stopping(self) -> None:
         self._stop_event.set()
@@ -265,8 +374,9 @@ class ProcessBackend:
 class InlineBackend:
     """Runs the :class:`BatchWriter` in the ingestor's own thread (``DAMPWATCH_INGEST_WORKERS=0``)."""
 
-    def __init__(self, writer: BatchWriter, spool: Spool | None) -> None:
+    def __init__(self, writer: BatchWriter, spool: Spool | None, lock=None) -> None:
         self._writer = SpoolingWriter(writer, spool)
+        self._lock = lock  # the spool folder's SpoolLock, held by this process while it ingests
         self._done: collections.deque = collections.deque()
         self._stopping = False
 
@@ -290,4 +400,5 @@ class InlineBackend:
         self._stopping = True
 
     def close(self) -> None:
-        pass
+        if self._lock is not None:
+            self._lock.release()
