@@ -51,6 +51,11 @@ class IngestMetrics:
             "Messages of other systems that carry no reading (joins, status, bridge messages).",
             registry=self.registry,
         )
+        self.retained_ignored = Counter(
+            "dampwatch_ingest_retained_ignored",
+            "Retained messages the broker sent again on (re)subscription, equal to the last one seen: not stored.",
+            registry=self.registry,
+        )
         self.pending = Gauge(
             "dampwatch_ingest_pending_messages",
             "Messages received but not yet acknowledged.",
@@ -68,6 +73,7 @@ class IngestMetrics:
             "dampwatch_ingest_worker_restarts", "Ingest workers that died and were replaced.",
             registry=self.registry,
         )
+
         self._server = None
 
     def serve(self, port: int, bind: str = "127.0.0.1") -> int:

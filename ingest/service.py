@@ -34,6 +34,7 @@ from core.settings import Settings
 from ingest.batch import BatchResult
 from ingest.lifecycle import StallWatchdog
 from ingest.metrics import IngestMetrics
+from ingest.retained import RetainedFilter
 from ingest.worker import InlineBackend, ProcessBackend
 
 if TYPE_CHECKING:  # the ingestor's own process never loads the database layer unless it writes inline
@@ -99,6 +100,8 @@ class Ingestor:
         self.connected_at: float | None = None  # wall clock of the last CONNACK
         # The end-to-end acknowledgement: per device, the highest seq in the store, and those not yet published.
         self._stored_seq: dict[str, int] = {}
+        # Retained messages sent again on (re)subscription are acknowledged, not stored (ingest/retained.py).
+        self._retained = RetainedFilter(settings.spool_dir / "retained-digests.json")
         self._watchdog = StallWatchdog(settings.ingest_stall_after_s, self.metrics.stalled)
         self._ack_unsent: set[str] = set()
         self.protocol = mqtt.MQTTv5 if settings.mqtt_protocol == "5" else mqtt.MQTTv311
@@ -159,12 +162,27 @@ class Ingestor:
         self.metrics.connected.set(1)
 
     def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
+        if self._retained.is_replay(message.topic, message.payload, message.retain):
+            self._ack_replayed(message)
+            return
         if not self._batch:
             self._batch_started = time.monotonic()
         self._batch.append((message.topic, message.payload, self._clock()))  # a RawMessage, as a plain tuple
         self._acks.append((message.mid, message.qos))
         if len(self._batch) >= self.settings.ingest_batch_size:
             self._dispatch()
+
+    def _ack_replayed(self, message: mqtt.MQTTMessage) -> None:
+        """Acknowledge a retained replay in order: with the batch being filled, the last one in flight, or now."""
+        self.metrics.retained_ignored.inc()
+        if message.qos == 0:
+            return
+        if self._batch:
+            self._acks.append((message.mid, message.qos))
+        elif self._in_flight and self._in_flight[-1].generation == self._generation:
+            self._in_flight[-1].acks.append((message.mid, message.qos))
+        else:
+            self.client.ack(message.mid, message.qos)
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -206,12 +224,14 @@ class Ingestor:
                 self._watchdog.check(int(self.metrics.spool_depth._value.get()), self.settings.spool_dir)
                 if self._ack_unsent and self._connected.is_set():
                     self._publish_stored_acks()
+                self._retained.maybe_save()
                 if time.monotonic() >= next_log:
                     logger.info("ingest counters: %s", self.metrics.log_line())
                     next_log = time.monotonic() + self.settings.log_interval_s
             self._shutdown()
         finally:
             self.metrics.connected.set(0)
+            self._retained.save()
             self._backend.close()
         if self._fatal:
             raise IngestError(self._fatal)
@@ -273,6 +293,7 @@ class Ingestor:
         self._batch, self._acks = [], []
         self._batch_id += 1
         self._in_flight.append(_InFlight(self._batch_id, self._generation, acks, len(batch)))
+        self._retained.dispatched(self._batch_id)
         self.metrics.pending.inc(len(batch))
         self.metrics.received.inc(len(batch))
         self._backend.submit(self._batch_id, batch)
@@ -288,9 +309,11 @@ class Ingestor:
                 raise IngestError(f"the ingest worker answered batch {batch_id}, expected {in_flight.batch_id}")
             self.metrics.pending.dec(in_flight.size)
             if kind != "done":
+                self._retained.dropped(batch_id)
                 logger.error("batch %d of %d messages not written (%s); the broker will redeliver it",
                              batch_id, in_flight.size, detail)
                 continue
+            self._retained.durable(batch_id)
             if in_flight.generation == self._generation and self._connected.is_set():
                 for mid, qos in in_flight.acks:
                     if qos > 0:
