@@ -69,6 +69,9 @@ DUE_SOON_WORKING_DAYS = 2
 """A step is "due soon" when this many working days or fewer are left (0 = due today)."""
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 """How far ahead of the clock a recorded time may be (clock skew between machines)."""
+EARLIEST_AWARE_AT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+"""The earliest a step or the landlord's awareness may be dated: earlier is a typo in the year (and year 1
+or 418 would send the working-day clocks through centuries of bank holidays)."""
 FIX_CHECK_DAYS = 28
 """Days after works are completed before ``fix_check`` judges whether they worked (and the window compared)."""
 FIX_IMPROVEMENT_FRACTION = 0.2
@@ -180,6 +183,8 @@ def _check_aware(value: dt.datetime, name: str = "aware_at") -> dt.datetime:
         raise CaseError(f"{name} has no timezone; give an aware datetime (UTC)")
     if value > utcnow() + FUTURE_TOLERANCE:
         raise CaseError("The date cannot be in the future")
+    if value < EARLIEST_AWARE_AT:
+        raise CaseError(f"The date cannot be before {EARLIEST_AWARE_AT:%d %B %Y}; check the year")
     return value.astimezone(dt.UTC)
 
 

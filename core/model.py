@@ -247,6 +247,8 @@ class Tenant(Base):
     # Quiet hours in Europe/London local time ("HH:MM"); None means the settings' default (21:00-08:00).
     quiet_hours_start: Mapped[str | None] = mapped_column(String(5))
     quiet_hours_end: Mapped[str | None] = mapped_column(String(5))
+    # Raised when the tenant signs out: every session made from an earlier link ends.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     property: Mapped[Property] = relationship(back_populates="tenants")
 
@@ -515,10 +517,12 @@ class User(Base):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="SET NULL"), index=True)
     password_hash: Mapped[str] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Secret that makes this user's iCalendar feed URL; rotate by setting a new one.
+    # Keyed hash (HMAC with the app secret) of the secret in this user's iCalendar feed URL; rotate by a new one.
     calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_sign_in_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Every session carries the version it was made under; raising it ends them all (sign-out, password, ...).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     team: Mapped[Team | None] = relationship(back_populates="members")
 

@@ -16,7 +16,7 @@ import logging
 import time
 from pathlib import Path
 
-from sqlalchemy import bindparam, case, insert, select, update
+from sqlalchemy import bindparam, case, cast, insert, select, update
 
 from core.db import Database
 from core.errors import ConfigError
@@ -333,7 +333,8 @@ def _health_update():
         .where(h.device_id == bindparam("id"))
         .values(
             last_seen=case((newer, seen), else_=h.last_seen),
-            battery_v=case((newer & battery.is_not(None), battery), else_=h.battery_v),
+            # cast: PostgreSQL cannot type a bare NULL parameter in 'IS NOT NULL' (a batch without any battery)
+            battery_v=case((newer & cast(battery, h.battery_v.type).is_not(None), battery), else_=h.battery_v),
             last_received_at=bindparam("received", type_=h.last_received_at.type),
             readings=h.readings + bindparam("stored"),
             untimed=h.untimed + bindparam("untimed_n"),

@@ -1,0 +1,206 @@
+"""The HTTP ingest end to end: a real server on loopback, real SQLite and VictoriaMetrics stores, the real writer.
+
+A 2xx only once readings (or their dead letters) are durable; 503 while the store is down and the sender's retry
+is stored once; authentication, methods, sizes and bad bodies each get their own answer."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import http.client
+import json
+import time
+
+import pytest
+from sqlalchemy import select
+
+from core.db import Database
+from core.errors import ConfigError
+from core.model import DeadLetter, Device, DeviceHealth
+from core.readings import open_store
+from ingest.http import HttpIngestServer, build_http_ingest, integrations_from_settings
+from tests.backends_fixtures import running_victoria
+from tests.ingest.test_adapters import CHIRPSTACK_UP_WITHOUT_CODEC, TTS_UPLINK, mutate
+from tests.ingest.test_ingest_broker import dead_letter_counts
+
+SECRET_CS = "cs-secret-0123456789abcdef"
+SECRET_TTS = "tts-secret-0123456789abcdef"
+ELSYS_DEV_EUI = "a81758fffe0312c5"
+# Elsys generic decoder example: 22.6 °C, 41 %, 3.426 V (see tests/ingest/test_codecs.py)
+ELSYS_FRAME = bytes.fromhex("0100E202290400270506060308070D62")
+
+
+@pytest.fixture
+def http_settings(settings):
+    return settings.model_copy(update={
+        "ingest_http_integrations": "council-cs=chirpstack, council-tts=tts",
+        "ingest_http_secrets": f"council-cs={SECRET_CS}, council-tts={SECRET_TTS}",
+        "ingest_http_max_body_bytes": 4096,
+    })
+
+
+def register(database: Database, *device_ids: str) -> None:
+    with database.session() as session:
+        session.add_all(Device(device_id=i) for i in device_ids)
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def chirpstack_body(at: dt.datetime, frame: bytes = ELSYS_FRAME, dev_eui: str = ELSYS_DEV_EUI) -> bytes:
+    """ChirpStack v4's documented up event (no codec), for an Elsys device, posted by its HTTP integration."""
+    def change(document):
+        document["deviceInfo"]["devEui"] = dev_eui
+        document.update({"time": iso(at), "data": base64.b64encode(frame).decode(), "fPort": 5, "fCnt": 3})
+
+    return mutate(CHIRPSTACK_UP_WITHOUT_CODEC, change)
+
+
+def post(server: HttpIngestServer, path: str, body: bytes, *, secret: str | None = SECRET_CS,
+         method: str = "POST", headers: dict | None = None) -> tuple[int, dict, dict]:
+    host, port = server.server.server_address[:2]
+    connection = http.client.HTTPConnection(host, port, timeout=30)
+    try:
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        if secret is not None:
+            all_headers["Authorization"] = f"Bearer {secret}"
+        connection.request(method, path, body=body, headers=all_headers)
+        response = connection.getresponse()
+        payload = response.read()
+        return response.status, (json.loads(payload) if payload else {}), dict(response.getheaders())
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def running(http_settings, store, database):
+    register(database, f"lorawan-{ELSYS_DEV_EUI}", "lorawan-0004a30b001c0530")
+    with HttpIngestServer(build_http_ingest(http_settings, store, database), port=0) as server:
+        yield server
+
+
+def test_chirpstack_http_uplink_is_stored_before_the_answer(running, store, database):
+    """A raw Elsys uplink is decoded, stored and counted in device health before 200 comes back."""
+    at = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=5)
+    status, body, _ = post(running, "/ingest/council-cs?event=up", chirpstack_body(at))
+    assert (status, body["stored"], body["rejected"]) == (200, 1, {})
+    (reading,) = list(store.iter_readings())
+    assert (reading.device_id, reading.ts, reading.temperature_c, reading.humidity_pct, reading.battery_v,
+            reading.seq) == (f"lorawan-{ELSYS_DEV_EUI}", at, 22.6, 41.0, 3.426, 3)
+    with database.session() as session:
+        health = session.get(DeviceHealth, f"lorawan-{ELSYS_DEV_EUI}")
+        assert (health.readings, health.last_seq) == (1, 3)
+    status, body, _ = post(running, "/ingest/council-cs?event=up", chirpstack_body(at))
+    assert (status, body["stored"], body["duplicates"]) == (200, 0, 1)  # a resend is stored once
+    status, body, _ = post(running, "/ingest/council-cs?event=join", b'{"deviceInfo": {}}')
+    assert (status, body["ignored"]) == (200, 1)
+
+
+def test_tts_webhook_uplink_is_stored(running, store):
+    """A The Things Stack webhook uplink (documented format, decoded payload with humidity) is stored."""
+    at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    body = mutate(TTS_UPLINK, lambda d: d["uplink_message"].update(
+        received_at=iso(at), decoded_payload={"temperature": 19.5, "humidity": 77.5}))
+    status, answer, _ = post(running, "/ingest/council-tts/uplink", body, secret=SECRET_TTS)
+    assert (status, answer["stored"]) == (200, 1)
+    assert [(r.device_id, r.humidity_pct) for r in store.iter_readings()] == [("lorawan-0004a30b001c0530", 77.5)]
+
+
+def test_bad_bodies_are_dead_lettered_and_acknowledged(running, database, store):
+    """Bad JSON and an unregistered device: 200 (no retry would help) and one dead letter each."""
+    status, body, _ = post(running, "/ingest/council-cs?event=up", b"{not json")
+    assert (status, body["rejected"]) == (200, {"invalid_json": 1})
+    at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    status, body, _ = post(running, "/ingest/council-cs", chirpstack_body(at, dev_eui="a81758fffe999999"))
+    assert (status, body["rejected"]) == (200, {"unknown_device": 1})
+    assert dead_letter_counts(database) == {"invalid_json": 1, "unknown_device": 1}
+    with database.session() as session:
+        topics = set(session.scalars(select(DeadLetter.topic)))
+    assert topics == {"http/chirpstack/council-cs/up"}
+    assert list(store.iter_readings()) == []
+
+
+@pytest.mark.parametrize(("path", "secret", "status"), [
+    ("/ingest/council-cs", None, 401),
+    ("/ingest/council-cs", "wrong-secret-0123456789", 401),
+    ("/ingest/council-cs", SECRET_TTS, 401),  # another integration's secret
+    ("/ingest/elsewhere", SECRET_CS, 404),
+    ("/other/council-cs", SECRET_CS, 404),
+])
+def test_requests_without_the_integrations_secret_are_refused(running, database, path, secret, status):
+    """Each integration has its own bearer secret; nothing is written for a refused request."""
+    answer, body, headers = post(running, path, chirpstack_body(dt.datetime.now(dt.UTC)), secret=secret)
+    assert answer == status and body["error"]
+    if status == 401:
+        assert headers["WWW-Authenticate"].startswith("Bearer")
+    assert dead_letter_counts(database) == {}
+
+
+def test_methods_lengths_and_sizes(running):
+    """GET is 405, a body without Content-Length 411, a body over the limit 413."""
+    assert post(running, "/ingest/council-cs", b"", method="GET")[0] == 405
+    host, port = running.server.server_address[:2]
+    connection = http.client.HTTPConnection(host, port, timeout=30)
+    connection.putrequest("POST", "/ingest/council-cs")
+    connection.putheader("Authorization", f"Bearer {SECRET_CS}")
+    connection.putheader("Transfer-Encoding", "chunked")
+    connection.endheaders()
+    connection.send(b"5\r\nhello\r\n0\r\n\r\n")
+    assert connection.getresponse().status == 411
+    connection.close()
+    status, body, _ = post(running, "/ingest/council-cs", b"x" * 5000)
+    assert status == 413 and "4096" in body["error"]
+
+
+def test_settings_errors_say_how_to_fix_them(http_settings):
+    """A missing or short secret, an unknown format or a stray secret stops start-up with the fix."""
+    assert set(integrations_from_settings(http_settings)) == {"council-cs", "council-tts"}
+    for update, message in [
+        ({"ingest_http_integrations": ""}, "DAMPWATCH_INGEST_HTTP_INTEGRATIONS"),
+        ({"ingest_http_secrets": f"council-cs={SECRET_CS}"}, "council-tts.*needs a secret"),
+        ({"ingest_http_secrets": "council-cs=short, council-tts=short"}, "at least 16"),
+        ({"ingest_http_integrations": "council-cs=loriot, council-tts=tts"}, "format 'loriot'"),
+        ({"ingest_http_secrets": f"council-cs={SECRET_CS}, council-tts={SECRET_TTS}, old={SECRET_TTS}"},
+         "do not exist"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            integrations_from_settings(http_settings.model_copy(update=update))
+
+
+@pytest.fixture
+def victoria(tmp_path):
+    """A real single-node VictoriaMetrics on a free port."""
+    yield from running_victoria(tmp_path)
+
+
+def test_store_down_answers_503_and_the_retry_is_stored_once(http_settings, database, victoria):
+    """VictoriaMetrics stopped: 503 with Retry-After and nothing recorded; started again: the retry is stored once."""
+    url = victoria.url + "?retries=1&timeout=2"
+    store = open_store(url)
+    register(database, f"lorawan-{ELSYS_DEV_EUI}")
+    at = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=30)
+    body = chirpstack_body(at)
+    try:
+        with HttpIngestServer(build_http_ingest(http_settings.model_copy(update={"readings_url": url}), store,
+                                                database), port=0) as server:
+            victoria.stop()
+            status, answer, headers = post(server, "/ingest/council-cs?event=up", body)
+            assert status == 503 and int(headers["Retry-After"]) > 0 and "retry" in answer["error"]
+            with database.session() as session:
+                assert session.get(DeviceHealth, f"lorawan-{ELSYS_DEV_EUI}") is None
+            victoria.start()
+            deadline = time.monotonic() + 30
+            while (status := post(server, "/ingest/council-cs?event=up", body)[0]) == 503:
+                assert time.monotonic() < deadline, "the store did not come back"
+                time.sleep(0.5)
+            assert status == 200
+            assert post(server, "/ingest/council-cs?event=up", body)[0] == 200  # a second retry
+        victoria.flush()
+        readings = list(store.iter_readings())
+        assert [(r.device_id, r.ts, r.humidity_pct) for r in readings] == [(f"lorawan-{ELSYS_DEV_EUI}", at, 41.0)]
+        with database.session() as session:
+            # VictoriaMetrics cannot tell a new reading from a resent one, so health counts arrivals; the time is right
+            assert session.get(DeviceHealth, f"lorawan-{ELSYS_DEV_EUI}").last_seen.replace(tzinfo=dt.UTC) == at
+    finally:
+        store.close()
