@@ -38,7 +38,7 @@ import datetime as dt
 import logging
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from sqlalchemy import or_, select, update
@@ -52,6 +52,9 @@ from core.model_alerts import OutboxMessage
 logger = logging.getLogger(__name__)
 
 ACTIVE_STATUSES = ("pending", "sending", "sent")
+#: Messages that carry a secret (a one-time sign-in link): their body is blanked once sent.
+SECRET_MESSAGE_TYPES = ("sign_in_link",)
+SECRET_REMOVED = "[the sign-in link in this message was removed after it was sent]"
 
 
 class DeliveryError(Exception):
@@ -196,9 +199,17 @@ def _record_on_case(session: Session, message: OutboxMessage, sent_at: dt.dateti
 
 
 def deliver_one(database: Database, message_id: int, senders: Mapping[str, Sender], policy: RetryPolicy,
-                *, now: dt.datetime | None = None, worker: str | None = None) -> str | None:
-    """Claim, send and record one message; returns its new status, or None if it could not be claimed."""
-    now = now or utcnow()
+                *, now: dt.datetime | None = None, worker: str | None = None,
+                clock: Callable[[], dt.datetime] | None = None) -> str | None:
+    """Claim, send and record one message; returns its new status, or None if it could not be claimed.
+
+    ``now`` is when the message is claimed; ``clock`` is read again once the channel has answered, for the
+    time it was sent and the time of its next try (default: the real time, or ``now`` when only ``now`` is
+    given, for tests that freeze time).
+    """
+    if clock is None:
+        clock = (lambda: now) if now is not None else utcnow
+    now = now or clock()
     with database.session() as session:
         if not claim(session, message_id, now, worker or worker_name()):
             return None
@@ -214,7 +225,7 @@ def deliver_one(database: Database, message_id: int, senders: Mapping[str, Sende
     except Exception as exc:  # a channel bug must not lose the message: record it and retry
         logger.exception("channel %s raised while sending message %d", message.channel, message_id)
         error = DeliveryError(f"{type(exc).__name__}: {exc}")
-    finished = utcnow() if now is None else now
+    finished = max(clock(), now)  # when the channel answered: never before the claim
     with database.session() as session:
         row = session.get(OutboxMessage, message_id)
         if error is None:
@@ -222,6 +233,8 @@ def deliver_one(database: Database, message_id: int, senders: Mapping[str, Sende
             row.sent_at = finished
             row.provider_reference = (reference or "")[:300]
             row.last_error = None
+            if row.message_type in SECRET_MESSAGE_TYPES:  # the link worked once it was sent; keep no copy
+                row.body = SECRET_REMOVED
             _record_on_case(session, row, finished)
             logger.info("sent message %d (%s, %s) via %s", row.id, row.message_type, row.channel, reference)
         elif error.permanent or row.attempts >= policy.max_attempts:
@@ -257,16 +270,23 @@ def recover_stale(session: Session, policy: RetryPolicy, now: dt.datetime) -> in
 
 
 def deliver_due(database: Database, senders: Mapping[str, Sender], policy: RetryPolicy, *,
-                now: dt.datetime | None = None, limit: int = 200) -> DeliveryReport:
-    """Deliver every message that is due on a configured channel (one pass)."""
+                now: dt.datetime | None = None, limit: int = 200,
+                clock: Callable[[], dt.datetime] | None = None) -> DeliveryReport:
+    """Deliver every message that is due on a configured channel (one pass).
+
+    Each message's times come from ``clock`` as it is sent (default: the real time; ``now`` alone freezes
+    it for tests), not from the start of the pass, which may be seconds earlier.
+    """
     report = DeliveryReport()
-    now = now or utcnow()
+    if clock is None:
+        clock = (lambda: now) if now is not None else utcnow
+    now = now or clock()
     with database.session() as session:
         report.recovered = recover_stale(session, policy, now)
         ids = list(session.scalars(_due(now, sorted(senders), limit)))
     worker = worker_name()
     for message_id in ids:
-        status = deliver_one(database, message_id, senders, policy, now=now, worker=worker)
+        status = deliver_one(database, message_id, senders, policy, now=max(clock(), now), worker=worker, clock=clock)
         if status == "sent":
             report.sent += 1
         elif status == "pending":

@@ -4,9 +4,10 @@ A tenant asks for a link with the email address or mobile number we hold for the
 matches, they are told the same thing ("if we hold these details, we have sent a link"), so the page
 cannot be used to find out who is a tenant. Requests are limited per contact and per IP address, counted
 in the audit log (so the limits hold across restarts and server processes); the contact is recorded only
-as a hash.
+as a keyed hash (HMAC under the app secret, ``core.keyed_hash``: a plain hash of an email address can be
+reversed by trying every address).
 
-A link carries a random token (256 bits); only its SHA-256 is stored, with an expiry
+A link carries a random token (256 bits); only its keyed hash is stored, with an expiry
 (``DAMPWATCH_TENANT_LINK_MINUTES``, default 30) and the time it was used. Opening the link shows a page
 with a button; pressing it uses the token (one conditional UPDATE, so it works exactly once) and starts
 the tenant's session. The button matters: email security scanners open links in messages, and would
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import secrets
 
 from sqlalchemy import func, select, update
@@ -33,6 +33,7 @@ from alerts.tenants import normalise_mobile
 from core import audit
 from core.cases import add_case_event, find_open_case, next_deadline, open_case, step_clocks
 from core.errors import ValidationError
+from core.keyed_hash import settings_hash
 from core.model import AuditEvent, Case, PropertyRisk, Room, ScoringRun, Tenant
 from core.model_alerts import OutboxMessage, TenantLoginToken
 
@@ -45,8 +46,14 @@ MAX_REQUESTS_PER_IP = 10
 ADVICE_TYPES = tuple(t for t in MESSAGE_TYPES if t != "sign_in_link")
 
 
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+def link_token_hash(settings, token: str) -> str:
+    """What is stored of a sign-in link's token: its keyed hash."""
+    return settings_hash(settings, "tenant-link-token", token or "")
+
+
+def contact_hash(settings, contact: str) -> str:
+    """How the audit log names a contact someone asked a link for: a keyed hash of it, normalised."""
+    return settings_hash(settings, "tenant-contact", normalise_contact(contact) or contact)
 
 
 def normalise_contact(contact: str) -> str | None:
@@ -77,13 +84,14 @@ def find_tenants(session: Session, contact: str) -> list[Tenant]:
     return found
 
 
-def link_request_allowed(session: Session, contact: str, ip: str | None, now: dt.datetime) -> tuple[bool, bool]:
+def link_request_allowed(session: Session, settings, contact: str, ip: str | None,
+                         now: dt.datetime) -> tuple[bool, bool]:
     """(this IP may ask, a link may go to this contact) within the rate limits."""
     since = now - LINK_REQUEST_WINDOW
     base = select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "tenant.link_requested",
                                                                 AuditEvent.at > since)
     by_ip = session.scalar(base.where(AuditEvent.ip == ip)) if ip else 0
-    by_contact = session.scalar(base.where(AuditEvent.object_id == sha256(normalise_contact(contact) or contact)[:64]))
+    by_contact = session.scalar(base.where(AuditEvent.object_id == contact_hash(settings, contact)))
     return by_ip < MAX_REQUESTS_PER_IP, by_contact < MAX_LINKS_PER_CONTACT
 
 
@@ -92,15 +100,15 @@ def request_link(session: Session, settings, contact: str, *, ip: str | None, no
 
     Callers show the same page whatever this returns.
     """
-    _ip_ok, contact_ok = link_request_allowed(session, contact, ip, now)
+    _ip_ok, contact_ok = link_request_allowed(session, settings, contact, ip, now)
     tenants = find_tenants(session, contact) if contact_ok else []
     audit.record(session, "anonymous", "tenant.link_requested", "contact",
-                 sha256(normalise_contact(contact) or contact)[:64], ip=ip, matched=bool(tenants),
+                 contact_hash(settings, contact), ip=ip, matched=bool(tenants),
                  limited=not contact_ok)
     sent = 0
     for tenant in tenants:
         token = secrets.token_urlsafe(32)
-        row = TenantLoginToken(tenant_id=tenant.id, token_sha256=sha256(token), created_at=now,
+        row = TenantLoginToken(tenant_id=tenant.id, token_sha256=link_token_hash(settings, token), created_at=now,
                                expires_at=now + dt.timedelta(minutes=settings.tenant_link_minutes))
         session.add(row)
         session.flush()
@@ -110,17 +118,18 @@ def request_link(session: Session, settings, contact: str, *, ip: str | None, no
     return sent
 
 
-def valid_token(session: Session, token: str, now: dt.datetime) -> TenantLoginToken | None:
+def valid_token(session: Session, settings, token: str, now: dt.datetime) -> TenantLoginToken | None:
     """The unused, unexpired token row for ``token``, or None."""
-    row = session.scalar(select(TenantLoginToken).where(TenantLoginToken.token_sha256 == sha256(token or "")))
+    digest = link_token_hash(settings, token)
+    row = session.scalar(select(TenantLoginToken).where(TenantLoginToken.token_sha256 == digest))
     if row is None or row.used_at is not None or row.expires_at <= now:
         return None
     return row
 
 
-def use_token(session: Session, token: str, now: dt.datetime) -> Tenant | None:
+def use_token(session: Session, settings, token: str, now: dt.datetime) -> Tenant | None:
     """Use a token (once: a conditional UPDATE); the tenant it signs in, or None if it is not valid."""
-    digest = sha256(token or "")
+    digest = link_token_hash(settings, token)
     result = session.execute(
         update(TenantLoginToken)
         .where(TenantLoginToken.token_sha256 == digest, TenantLoginToken.used_at.is_(None),

@@ -148,6 +148,10 @@ class Settings(BaseSettings):
         True, description="Send session cookies only over HTTPS (browsers treat http://localhost as secure)."
     )
     web_session_hours: float = Field(12.0, gt=0, description="How long a sign-in lasts.")
+    web_trusted_proxies: int = Field(
+        0, ge=0, le=5, description="Reverse proxies in front of the dashboard whose X-Forwarded-For/-Proto/-Host "
+        "are trusted (0: none; the client's address is the connection's)."
+    )
     web_config: Literal["production", "development", "testing"] = Field(
         "production", description="Which dashboard settings class to use."
     )
@@ -260,6 +264,18 @@ class Settings(BaseSettings):
         return value
     # --- end of the alerts settings ---
 
+    # --- retention of personal data ('dampwatch retention run'; 0 keeps for ever) ---
+    retention_readings_days: int = Field(0, ge=0, description="Delete readings older than this many days.")
+    retention_dead_letters_days: int = Field(90, ge=0, description="Delete dead letters older than this many days.")
+    retention_messages_days: int = Field(
+        730, ge=0, description="Delete sent, failed and suppressed outbox messages older than this many days."
+    )
+    retention_audit_days: int = Field(2190, ge=0, description="Delete audit log entries older than this many days.")
+    retention_closed_cases_days: int = Field(
+        2190, ge=0, description="Delete cases closed more than this many days ago (with their timeline, "
+        "inspections and findings)."
+    )
+
     @field_validator("mqtt_topic_prefix")
     @classmethod
     def _prefix_has_no_wildcards(cls, value: str) -> str:
@@ -273,6 +289,14 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite://", "postgresql")):
             raise ValueError("use sqlite:///path or postgresql+psycopg://user@host/dbname")
         return value
+
+    @model_validator(mode="after")
+    def _sqlite_files_under_var_dir(self) -> Settings:
+        """The default SQLite files live in ``var_dir`` (not ``./var`` of whatever folder a command runs in)."""
+        for name, file_name in (("database_url", "dampwatch.db"), ("readings_url", "readings.db")):
+            if name not in self.model_fields_set:
+                setattr(self, name, f"sqlite:///{self.var_dir / file_name}")
+        return self
 
     @model_validator(mode="after")
     def _schema_version_known(self) -> Settings:

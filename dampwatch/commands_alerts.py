@@ -21,7 +21,8 @@ import threading
 from pathlib import Path
 
 import click
-from rich.table import Table
+from rich.table import Column, Table
+from rich.text import Text
 
 from core.errors import DampWatchError
 from dampwatch.commands_common import console, out, pass_context
@@ -175,14 +176,18 @@ def outbox_list(context, status: str | None, limit: int) -> None:
             query = query.where(OutboxMessage.status == status)
         rows = session.scalars(query).all()
         table = Table("id", "created (London)", "channel", "to", "type", "status", "attempts", "next try / sent",
-                      "why / last error")
+                      Column("why / last error", overflow="fold"))
         for row in rows:
             when = row.sent_at or row.next_attempt_at or row.not_before
             recipient = row.recipient.splitlines()[0] if row.recipient else "-"
-            table.add_row(str(row.id), f"{row.created_at.astimezone(LONDON):%d %b %H:%M}", row.channel, recipient,
-                          row.message_type, row.status, str(row.attempts),
+            why = row.reason or row.last_error or ""
+            if row.status == "failed" and "dampwatch outbox retry" not in why:
+                why += f" (to send it again: dampwatch outbox retry {row.id})"
+            # Text, not markup: an error from a mail server is shown as it is, whole (with how to retry).
+            table.add_row(str(row.id), f"{row.created_at.astimezone(LONDON):%d %b %H:%M}", row.channel,
+                          Text(recipient), row.message_type, row.status, str(row.attempts),
                           f"{when.astimezone(LONDON):%d %b %H:%M}" if when else "-",
-                          (row.reason or row.last_error or "")[:120])
+                          Text(" ".join(why.split())))
     out.print(table)
     out.print(", ".join(f"{counts.get(s, 0)} {s}" for s in ("pending", "sending", "sent", "failed", "suppressed")))
 

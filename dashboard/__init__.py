@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import logging
-import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,10 @@ from flask import Flask, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
+from werkzeug.routing import IntegerConverter
 
 from core.db import Database
+from core.keyed_hash import app_secret
 from core.settings import Settings, load_settings
 from dashboard.extensions import EXTENSION_KEY, AppParts, csrf, login_manager
 from dashboard.templating import DampWatchUndefined, london_date, london_datetime
@@ -37,6 +38,8 @@ BUILT_CSS = STATIC_DIR / "dampwatch.css"
 BLUEPRINTS = ("auth", "main", "admin", "cases", "repair", "alarms", "tenant", "api", "tokens")
 #: The session key holding when the person signed in (UTC, ISO 8601): a sign-in lasts web_session_hours.
 SIGNED_IN_AT_KEY = "signed_in_at"
+#: The largest id a route accepts (PostgreSQL's integer); larger ones are 404.
+MAX_ROW_ID = 2**31 - 1
 
 
 class ProductionConfig:
@@ -87,12 +90,14 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     settings = settings or load_settings()
     app = Flask(__name__, static_folder=str(STATIC_DIR), static_url_path="/assets")
     app.config.from_object(CONFIGS[settings.web_config])
-    app.config["SECRET_KEY"] = settings.web_secret_key or _stored_secret_key(Path(settings.var_dir))
+    app.config["SECRET_KEY"] = app_secret(settings)
     app.config["SESSION_COOKIE_SECURE"] = settings.web_cookie_secure
     app.config["PERMANENT_SESSION_LIFETIME"] = dt.timedelta(hours=settings.web_session_hours)
     app.config.update(config or {})
     app.extensions[EXTENSION_KEY] = AppParts(settings, database or Database(settings.database_url), store)
 
+    app.url_map.converters["int"] = BoundedIntConverter
+    _trust_proxies(app, settings.web_trusted_proxies)
     _set_up_jinja(app)
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -107,22 +112,24 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     return app
 
 
-def _stored_secret_key(var_dir: Path) -> str:
-    """The key kept in ``<var_dir>/secret_key`` (mode 0600), made on first use so restarts keep sessions."""
-    path = var_dir / "secret_key"
-    var_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_text().strip()
-        if key:
-            return key
-        raise RuntimeError(f"{path} is empty; delete it to make a new key or set DAMPWATCH_WEB_SECRET_KEY") from None
-    key = secrets.token_hex(32)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(key + "\n")
-    logger.info("made a new secret key for the dashboard's sessions in %s", path)
-    return key
+class BoundedIntConverter(IntegerConverter):
+    """``<int:...>`` in every route: at most 2**31 - 1, so a 20-digit id is 404, not an overflow in the database."""
+
+    def __init__(self, map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ROW_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def _trust_proxies(app: Flask, count: int) -> None:
+    """Behind ``count`` reverse proxies, take the client's address and scheme from their X-Forwarded-* headers.
+
+    Each proxy appends the address it received the request from; Werkzeug's ProxyFix trusts only the last
+    ``count`` entries, so a client cannot forge its address by sending the header itself. 0 trusts none.
+    """
+    if count > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
 
 
 def _set_up_jinja(app: Flask) -> None:

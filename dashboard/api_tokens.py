@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import unicodedata
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -48,6 +49,8 @@ def name_problem(session: Session, user: User, name: str) -> str | None:
     name = name.strip()
     if not name:
         return "Enter a name for the token"
+    if any(unicodedata.category(character).startswith("C") for character in name):
+        return "Name must be on one line, without tabs or other control characters"
     if len(name) > NAME_MAX_LENGTH:
         return f"Name must be {NAME_MAX_LENGTH} characters or fewer"
     clash = session.scalar(select(ApiToken.id).where(
@@ -96,6 +99,13 @@ def user_tokens(session: Session, user_id: int) -> list[ApiToken]:
     return list(session.scalars(
         select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
         .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())))
+
+
+def live_tokens(session: Session) -> list[tuple[ApiToken, User]]:
+    """Every live token with its owner (for admins), newest first."""
+    return [(row.ApiToken, row.User) for row in session.execute(
+        select(ApiToken, User).join(User, ApiToken.user_id == User.id).where(ApiToken.revoked_at.is_(None))
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc()))]
 
 
 def revoke_token(session: Session, token: ApiToken, *, actor: str, actor_user_id: int | None = None,

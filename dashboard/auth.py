@@ -223,8 +223,9 @@ def access_of(view: Callable) -> Access | None:
 class SignedInUser:
     """The signed-in member of staff as views see it (``current_user``): a copy, not a database row.
 
-    ``get_id`` carries a fingerprint of the password hash, so a password reset or a deactivation ends every
-    session the user had.
+    ``get_id`` carries the user's ``session_version`` and a fingerprint of the password hash: raising the
+    version (sign-out, deactivation, an admin's "sign out everywhere") or a new password ends every session
+    the user had, wherever its cookie has been copied to.
     """
 
     id: int
@@ -234,6 +235,7 @@ class SignedInUser:
     team_id: int | None
     active: bool
     session_key: str
+    session_version: int = 0
 
     is_authenticated = True
     is_anonymous = False
@@ -243,12 +245,12 @@ class SignedInUser:
         return self.active
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_key}"
+        return f"{self.id}:{self.session_version}:{self.session_key}"
 
     @classmethod
     def from_model(cls, user: User) -> SignedInUser:
         return cls(user.id, user.email, user.name, user.role, user.team_id, user.active,
-                   session_fingerprint(user.password_hash))
+                   session_fingerprint(user.password_hash), user.session_version or 0)
 
 
 def session_fingerprint(password_hash: str) -> str:
@@ -258,15 +260,22 @@ def session_fingerprint(password_hash: str) -> str:
 
 @login_manager.user_loader
 def load_user(user_id: str) -> SignedInUser | None:
-    """Flask-Login's loader: the active user whose id and password fingerprint match the session."""
-    number, _, fingerprint = user_id.partition(":")
-    if not number.isdigit():
+    """Flask-Login's loader: the active user whose id, session version and password fingerprint match."""
+    number, _, rest = user_id.partition(":")
+    version, _, fingerprint = rest.partition(":")
+    if not number.isdigit() or not version.isdigit() or len(number) > 10:
         return None
     with get_database().session() as db:
         user = db.get(User, int(number))
-        if user is None or not user.active or session_fingerprint(user.password_hash) != fingerprint:
+        if (user is None or not user.active or (user.session_version or 0) != int(version)
+                or session_fingerprint(user.password_hash) != fingerprint):
             return None
         return SignedInUser.from_model(user)
+
+
+def end_sessions(user: User) -> None:
+    """End every session ``user`` has (raise their session version); the caller's transaction commits it."""
+    user.session_version = (user.session_version or 0) + 1
 
 
 def hash_password(password: str) -> str:

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from core.cases import StepClock, event_label, fix_check, step_clocks
 from core.model import Case, PropertyRisk, Room, ScoringRun
 from core.workdays import LONDON, working_days_between
+from dashboard.csv_cells import safe_row
 
 logger = logging.getLogger(__name__)
 
@@ -409,8 +410,8 @@ messages.csv   Messages sent to the tenant about this case.
 def _csv(header: list[str], rows: list[list[Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerow(safe_row(header))
+    writer.writerows(safe_row(list(row)) for row in rows)
     return buffer.getvalue()
 
 

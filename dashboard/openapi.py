@@ -33,6 +33,9 @@ API_VERSION = "1.0.0"
 #: Items per page unless ``limit`` says otherwise, and the most a page may hold.
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
+#: Ids the API accepts (PostgreSQL's integer) and the years of the times and dates it accepts.
+MAX_ID = 2**31 - 1
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
 #: The longest span of hourly readings one request may ask for, and the span given when none is asked.
 READINGS_MAX_DAYS = 31
 READINGS_DEFAULT_DAYS = 7
@@ -358,7 +361,8 @@ NEW_CASE = {
         "source": _string("How the landlord became aware.", enum=list(API_CASE_SOURCES), default="tenant_report"),
         "emergency": {**_boolean("The hazard is an emergency (safety work due within 24 hours)."), "default": False},
         "summary": _string("What was reported, in plain words.", maxLength=5000, default=""),
-        "room_id": _nullable(_integer("The room affected, if known (a room of the same property).")),
+        "room_id": _nullable(_integer("The room affected, if known (a room of the same property).", minimum=1,
+                                      maximum=MAX_ID)),
     },
 }
 
@@ -478,7 +482,7 @@ _OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
                        f"days: make several requests for longer ones.",
         "tags": ["Readings"],
         "parameters": [
-            _path("room_id", {"type": "integer", "minimum": 1}, "Room id (from the property's rooms)."),
+            _path("room_id", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "Room id (from the property's rooms)."),
             _query("from", {"type": "string", "format": "date-time"},
                    f"Start of the span (ISO 8601 with a time zone, for example 2026-01-05T00:00:00Z); "
                    f"default: {READINGS_DEFAULT_DAYS} days before ``to``."),
@@ -538,7 +542,7 @@ _OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
         "description": "A case with each Awaab's Law step against its deadline (in working days, England and "
                        "Wales bank holidays excluded), its inspections and its timeline.",
         "tags": ["Cases"],
-        "parameters": [_path("case_id", {"type": "integer", "minimum": 1}, "Case id.")],
+        "parameters": [_path("case_id", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "Case id.")],
         "responses": {"200": _json_response("The case.", _ref("CaseDetail")),
                       **_errors("400", "401", "403", "404")},
     }},
@@ -548,7 +552,7 @@ _OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
         "description": "Inspection visits by date, with what was found at those completed.",
         "tags": ["Inspections"],
         "parameters": [
-            _query("team", {"type": "integer", "minimum": 1}, "Only this team's inspections (team id)."),
+            _query("team", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "Only this team's inspections (team id)."),
             _query("from", {"type": "string", "format": "date"}, "Only visits on or after this day (YYYY-MM-DD)."),
             _query("to", {"type": "string", "format": "date"}, "Only visits on or before this day (YYYY-MM-DD)."),
             _query("status", {"type": "string", "enum": list(INSPECTION_STATUSES)},
@@ -599,8 +603,10 @@ def _document() -> dict[str, Any]:
                 f"**Pages.** Lists return `items` and `next_cursor`: pass `cursor=<next_cursor>` for the next "
                 f"page until it is null. `limit` sets the page size (default {DEFAULT_LIMIT}, at most "
                 f"{MAX_LIMIT}).\n\n"
-                "**Times** are ISO 8601 in UTC (`2026-01-05T09:00:00Z`); a time you send must carry a time zone "
-                "(`Z` or an offset). Dates (`scheduled_for`) are days in Europe/London."
+                f"**Times** are ISO 8601 in UTC (`2026-01-05T09:00:00Z`); a time you send must carry a time zone "
+                "(`Z` or an offset) and fall between the years {EARLIEST_YEAR} and {LATEST_YEAR}, like every date you send; "
+                f"`aware_at` may not be in the future or before {EARLIEST_YEAR}. Ids are whole numbers from 1 to "
+                f"{MAX_ID}. Dates (`scheduled_for`) are days in Europe/London."
             ),
             "license": {"name": "Apache 2.0", "identifier": "Apache-2.0"},
         },

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from core import audit as core_audit
 from core.errors import DampWatchError
-from core.model import ROLES, Team, User
-from dashboard.auth import hash_password, password_problem
+from core.model import ROLES, ApiToken, Team, User, utcnow
+from dashboard.auth import end_sessions, hash_password, password_problem
 
 ROLE_NAMES = {
     "officer": "Housing officer",
@@ -129,21 +129,46 @@ def set_active(session: Session, user: User, active: bool, *, actor: str, actor_
     if user.active == active:
         return
     user.active = active
+    if not active:
+        end_sessions(user)  # so reactivating the account later does not revive them
     core_audit.record(session, actor, "user.reactivated" if active else "user.deactivated", "user", user.id,
                       user_id=actor_id, ip=ip, email=user.email)
 
 
 def reset_password(session: Session, user: User, *, actor: str, actor_id: int | None = None,
-                   ip: str | None = None, password: str | None = None) -> str:
-    """Give a user a new password (random unless given) and return it; their sessions end."""
+                   ip: str | None = None, password: str | None = None, keep_tokens: bool = False) -> str:
+    """Give a user a new password (random unless given) and return it.
+
+    Their sessions end, and so do their API tokens unless ``keep_tokens`` (a password reset usually means
+    the account may be in someone else's hands; a system's token is kept only on purpose).
+    """
     password = password or new_password()
     problem = password_problem(password)
     if problem:
         raise PeopleError(problem, "password")
     user.password_hash = hash_password(password)
+    end_sessions(user)
+    revoked = [] if keep_tokens else revoke_all_tokens(session, user)
     core_audit.record(session, actor, "user.password_reset", "user", user.id, user_id=actor_id, ip=ip,
-                      email=user.email)
+                      email=user.email, tokens_revoked=len(revoked))
     return password
+
+
+def sign_out_everywhere(session: Session, user: User, *, actor: str, actor_id: int | None = None,
+                        ip: str | None = None) -> None:
+    """End every session ``user`` has, on every device (an admin's "sign out everywhere")."""
+    end_sessions(user)
+    core_audit.record(session, actor, "user.signed_out_everywhere", "user", user.id, user_id=actor_id, ip=ip,
+                      email=user.email)
+
+
+def revoke_all_tokens(session: Session, user: User) -> list[ApiToken]:
+    """Revoke every live API token of ``user``; return them."""
+    now = utcnow()
+    tokens = list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))))
+    for token in tokens:
+        token.revoked_at = now
+    return tokens
 
 
 def save_team(session: Session, team: Team | None, *, name: str, daily_capacity: int, districts: str | None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, get_flashed_messages, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSelect, GovSubmitInput, GovTextInput
@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 from wtforms import RadioField, SelectChoice, SelectField, StringField, SubmitField, ValidationError
 from wtforms.validators import Email, InputRequired, Length, Optional
 
-from core.model import AuditEvent, Team, User
+from core.model import ApiToken, AuditEvent, Team, User
+from dashboard.api_tokens import live_tokens, revoke_token
 from dashboard.auth import roles_required
 from dashboard.extensions import get_database
 from dashboard.people import (
@@ -31,6 +32,7 @@ from dashboard.people import (
     reset_password,
     save_team,
     set_active,
+    sign_out_everywhere,
 )
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -38,6 +40,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 NAV_ITEMS = [
     ("Users", "admin.users", ("admin",)),
     ("Teams", "admin.teams", ("admin",)),
+    ("All API tokens", "admin.api_tokens", ("admin",)),
     ("Audit log", "admin.audit_log", ("admin", "manager")),
 ]
 
@@ -217,6 +220,48 @@ def reset_user_password(user_id: int):
         return render_template("admin/password.html", user=person, password=password, new=False)
 
 
+@bp.route("/users/<int:user_id>/sign-out-everywhere", methods=["POST"])
+@roles_required("admin")
+def sign_out_user_everywhere(user_id: int):
+    """End every session the person has, on every device (a lost phone, a shared computer)."""
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    with get_database().session() as db:
+        person = _user_or_404(db, user_id)
+        sign_out_everywhere(db, person, **_actor())
+    flash("They have been signed out everywhere.", "success")
+    return redirect(url_for("admin.user", user_id=user_id))
+
+
+# --- everyone's API tokens -----------------------------------------------------------------------------
+
+
+@bp.route("/api-tokens")
+@roles_required("admin")
+def api_tokens():
+    """Every live API token, whoever owns it, with when it was last used."""
+    with get_database().session() as db:
+        rows = live_tokens(db)
+    return render_template("admin/api_tokens.html", rows=rows, button=ButtonForm(),
+                           messages=get_flashed_messages(with_categories=True))
+
+
+@bp.route("/api-tokens/<int:token_id>/revoke", methods=["POST"])
+@roles_required("admin")
+def revoke_api_token(token_id: int):
+    """Revoke anyone's token (a system retired, a leaver, a token seen where it should not be)."""
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    with get_database().session() as db:
+        token = db.scalar(select(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None)))
+        if token is None:
+            abort(404)
+        revoke_token(db, token, actor=current_user.email, actor_user_id=current_user.id, ip=request.remote_addr)
+        name = token.name
+    flash(f"Token ‘{name}’ revoked.", "success")
+    return redirect(url_for("admin.api_tokens"))
+
+
 # --- teams ---------------------------------------------------------------------------------------------
 
 
@@ -261,7 +306,7 @@ def audit_log():
     action = request.args.get("action", "").strip()
     actor = request.args.get("actor", "").strip().lower()
     page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and int(page) > 0 else 1
+    page = min(int(page), 100_000) if page.isdigit() and 0 < len(page) < 10 and int(page) > 0 else 1
     query = select(AuditEvent)
     if action:
         query = query.where(AuditEvent.action == action)

@@ -26,6 +26,7 @@ from alerts.messages import rule_name
 from core.cases import CaseError
 from core.model import Property, Room, User
 from core.model_alerts import ALARM_SEVERITIES, Alarm
+from dashboard.access import current_viewer, get_or_404, scope
 from dashboard.auth import current_actor, roles_required
 from dashboard.extensions import get_database, get_settings
 
@@ -83,10 +84,8 @@ class ButtonForm(FlaskForm):
 
 
 def _alarm_or_404(db, alarm_id: int) -> Alarm:
-    alarm = db.get(Alarm, alarm_id)
-    if alarm is None:
-        abort(404)
-    return alarm
+    """The alarm if the signed-in person may see its home (``dashboard.access``); 404 otherwise."""
+    return get_or_404(db, Alarm, alarm_id, current_viewer())
 
 
 def _staff_choices(db) -> list[tuple[str, str]]:
@@ -127,7 +126,7 @@ def alarm_list():
     if status not in STATUS_FILTERS or (severity and severity not in ALARM_SEVERITIES) or (rule and rule not in RULES):
         abort(400)
     with get_database().session() as db:
-        query = select(Alarm)
+        query = scope(select(Alarm), Alarm, current_viewer())
         if status == "active":
             query = query.where(Alarm.status != "resolved")
         elif status != "all":

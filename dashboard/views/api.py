@@ -54,6 +54,9 @@ from dashboard.extensions import get_database, get_settings, get_store
 from dashboard.openapi import (
     API_CASE_SOURCES,
     DEFAULT_LIMIT,
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+    MAX_ID,
     MAX_LIMIT,
     NEW_CASE,
     READINGS_DEFAULT_DAYS,
@@ -171,6 +174,9 @@ def _parse_time(text: str, name: str) -> dt.datetime:
                    f"not {text!r}.{hint}") from None
     if value.tzinfo is None:
         raise _bad(f"{name} has no time zone: add Z for UTC, for example {_TIME_EXAMPLE}.")
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise _bad(f"{name} must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}, not {text!r}.",
+                   "out_of_range")
     return value.astimezone(dt.UTC)
 
 
@@ -179,9 +185,13 @@ def _date(name: str) -> dt.date | None:
     if text is None:
         return None
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise _bad(f"{name} must be a date as YYYY-MM-DD, for example 2026-01-05, not {text!r}.") from None
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+        raise _bad(f"{name} must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}, not {text!r}.",
+                   "out_of_range")
+    return day
 
 
 def _boolean(name: str) -> bool | None:
@@ -232,9 +242,44 @@ def _uprn_filter() -> str | None:
 
 
 def _whole_number(text: str, name: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
         raise _bad(f"{name} must be a whole number of 1 or more, not {text!r}.")
+    if int(text) > MAX_ID:
+        raise _bad(f"{name} must be at most {MAX_ID}, not {text}.", "out_of_range")
     return int(text)
+
+
+def _cursor_int(value: Any) -> int:
+    """An id or number inside a cursor: a whole number within the database's range."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
+        raise ValueError("not an id")
+    return value
+
+
+def _cursor_float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError("not a number")
+    return float(value)
+
+
+def _cursor_time(value: Any) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(value)
+    if moment.tzinfo is None or not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise ValueError("not a time")
+    return moment
+
+
+def _cursor_date(value: Any) -> dt.date:
+    day = dt.date.fromisoformat(value)
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+        raise ValueError("not a date")
+    return day
+
+
+def _cursor_text(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > 64:
+        raise ValueError("not a key")
+    return value
 
 
 def _page(session: Session, query: Select, limit: int, item: Callable[[Any], dict],
@@ -417,7 +462,7 @@ def _latest_risk_join(session: Session, query: Select) -> Select:
 def list_properties():
     _check_query()
     bands, district, since, limit = _bands(), _district(), _time("updated_since"), _limit()
-    after = _cursor([str])
+    after = _cursor([_cursor_text])
     with get_database().session() as session:
         query = _latest_risk_join(session, select(Property, PropertyRisk).select_from(Property))
         if bands:
@@ -468,7 +513,7 @@ def property_risk_history(uprn: str):
     _check_query()
     uprn = _uprn(uprn)
     since, limit = _time("since"), _limit()
-    after = _cursor([dt.datetime.fromisoformat, int])
+    after = _cursor([_cursor_time, _cursor_int])
     query = select(PropertyRisk).where(PropertyRisk.uprn == uprn)
     if since is not None:
         query = query.where(PropertyRisk.computed_at >= since)
@@ -490,7 +535,7 @@ def list_risk():
     _check_query()
     bands, district, limit = _bands(), _district(), _limit()
     cause, vulnerable = _choice("cause", CAUSES), _boolean("vulnerable")
-    after = _cursor([float, str])
+    after = _cursor([_cursor_float, _cursor_text])
     with get_database().session() as session:
         return _page(session, _risk_query(session, bands, district, cause, vulnerable, after), limit, _risk_item,
                      lambda row: [_finite(row.PropertyRisk.score), row.Property.uprn])
@@ -604,7 +649,7 @@ def room_readings(room_id: str):
 def list_devices():
     _check_query()
     uprn, offline, limit = _uprn_filter(), _boolean("offline"), _limit()
-    after = _cursor([str])
+    after = _cursor([_cursor_text])
     now = _now()
     cutoff = now - dt.timedelta(seconds=get_settings().device_offline_after_s)
     query = (
@@ -648,7 +693,7 @@ def list_devices():
 def list_cases():
     _check_query()
     status, uprn, limit = _choice("status", CASE_STATUSES), _uprn_filter(), _limit()
-    after = _cursor([int])
+    after = _cursor([_cursor_int])
     query = select(Case)
     if status:
         query = query.where(Case.status == status)
@@ -761,7 +806,7 @@ def list_inspections():
     status, limit = _choice("status", INSPECTION_STATUSES), _limit()
     if first is not None and last is not None and last < first:
         raise _bad(f"from ({first}) must be on or before to ({last}).", "invalid_range")
-    after = _cursor([dt.date.fromisoformat, int])
+    after = _cursor([_cursor_date, _cursor_int])
     query = select(Inspection).options(joinedload(Inspection.team), joinedload(Inspection.finding))
     if team is not None:
         query = query.where(Inspection.team_id == team)

@@ -30,6 +30,7 @@ from wtforms import DateField, RadioField, SelectChoice, StringField, SubmitFiel
 from wtforms.validators import InputRequired, Length, Optional, StopValidation, ValidationError
 
 from core.cases import (
+    EARLIEST_AWARE_AT,
     RECORDABLE_STEPS,
     CaseError,
     DuplicateCaseError,
@@ -65,6 +66,8 @@ from core.scheduling import (
     team_covers,
 )
 from core.workdays import LONDON, is_working_day, london_date
+from dashboard import MAX_ROW_ID
+from dashboard.access import current_viewer, get_or_404, scope
 from dashboard.auth import current_actor, roles_required
 from dashboard.extensions import get_database
 
@@ -135,6 +138,7 @@ class GovDateField(DateField):
 
     def process_formdata(self, valuelist: list[str]) -> None:
         if not valuelist:
+            self.raw_data = None  # the widget reads raw_data as three parts; none were sent
             return
         parts = [part.strip() for part in valuelist]
         if not any(parts):
@@ -198,10 +202,15 @@ class WhenMixin:
         return london_instant(self.when_date.data, parse_time(self.when_time.data))
 
     def check_not_future(self) -> bool:
+        """The date and time are now or in the past, and not before ``EARLIEST_AWARE_AT`` (a typo)."""
         if self.when_date.data is None or parse_time(self.when_time.data or "") is None:
             return True
         if self.when() > now_utc() + dt.timedelta(minutes=5):
             self.when_date.errors = [*self.when_date.errors, "The date and time must be now or in the past"]
+            return False
+        if self.when() < EARLIEST_AWARE_AT:
+            self.when_date.errors = [*self.when_date.errors,
+                                     f"The date must be on or after {long_date(EARLIEST_AWARE_AT.date())}"]
             return False
         return True
 
@@ -278,10 +287,8 @@ class ScheduleForm(FlaskForm):
 
 
 def _case_or_404(db, case_id: int) -> Case:
-    case = db.get(Case, case_id)
-    if case is None:
-        abort(404)
-    return case
+    """The case if the signed-in person may see its home (``dashboard.access``); 404 otherwise."""
+    return get_or_404(db, Case, case_id, current_viewer())
 
 
 def _step_forms(case: Case, bound: dict[str, StepForm] | None = None) -> dict[str, StepForm]:
@@ -341,7 +348,7 @@ def case_list():
     """Open cases, the next deadline of each first."""
     now = now_utc()
     with get_database().session() as db:
-        cases = db.scalars(select(Case).where(Case.status == "open")).all()
+        cases = db.scalars(scope(select(Case).where(Case.status == "open"), Case, current_viewer())).all()
         rows = []
         for case in cases:
             rows.append({"case": case, "home": case.property, "next": next_deadline(case, now)})
@@ -573,7 +580,7 @@ def proposed_schedule():
     audit_kwargs, actor = who()
     with get_database().session() as db:
         teams = db.scalars(select(Team).order_by(Team.name)).all()
-        team_id = request.values.get("team", type=int) or (teams[0].id if teams else None)
+        team_id = _row_id(request.values.get("team")) or (teams[0].id if teams else None)
         days = min(max(request.values.get("days", type=int) or SCHEDULE_DAYS, 1), 30)
         team = db.get(Team, team_id) if team_id else None
         errors: list[dict[str, str]] = []
@@ -608,10 +615,18 @@ def proposed_schedule():
                                messages=get_flashed_messages(with_categories=True)), status
 
 
+def _row_id(text: str | None) -> int | None:
+    """A whole number from a form or query (an id, a count) within the database's range; None otherwise."""
+    text = (text or "").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 10 or int(text) > MAX_ROW_ID:
+        return None
+    return int(text)
+
+
 def _chosen_rows(db, form) -> tuple[list[Proposal], list[dict[str, str]]]:
     """The rows the officer accepted, rebuilt from the form (uprn, case, risk record and the chosen date)."""
     rows, errors = [], []
-    count = int(form.get("rows", "0") or 0)
+    count = _row_id(form.get("rows")) or 0
     for index in range(min(count, 500)):
         uprn = form.get(f"uprn-{index}", "")
         home = db.get(Property, uprn)
@@ -629,8 +644,8 @@ def _chosen_rows(db, form) -> tuple[list[Proposal], list[dict[str, str]]]:
             if not is_working_day(day):
                 errors.append({"text": f"{long_date(day)} is not a working day", "href": f"#date-{index}"})
                 continue
-        case_id = form.get(f"case-{index}", type=int)
-        risk_id = form.get(f"risk-{index}", type=int)
+        case_id = _row_id(form.get(f"case-{index}"))
+        risk_id = _row_id(form.get(f"risk-{index}"))
         if risk_id is not None:
             risk = db.get(PropertyRisk, risk_id)
             risk_id = risk.id if risk is not None and risk.uprn == uprn else None

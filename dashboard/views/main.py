@@ -41,7 +41,9 @@ from analytics.risk import BANDS, CAUSES, INSUFFICIENT_DATA
 from analytics.wording import render as wording
 from core.readings import Reading
 from dashboard import charts, queries
+from dashboard.access import current_viewer, may_see_home
 from dashboard.auth import access_of, audit, roles_required
+from dashboard.csv_cells import safe_cell
 from dashboard.extensions import get_database, get_settings, get_store
 
 logger = logging.getLogger(__name__)
@@ -50,6 +52,8 @@ bp = Blueprint("main", __name__)
 
 NAV_ITEMS = [("Risk list", "main.risk_list", ("officer", "manager", "admin"))]
 
+#: The highest page number asked for that is taken as it is (beyond it: the last page).
+MAX_PAGE = 100_000
 #: Who sees the risk list; repair team members see property pages of their own jobs only.
 LIST_ROLES = ("officer", "manager", "admin")
 
@@ -155,7 +159,7 @@ def _filters_from_request() -> tuple[RiskFilterForm, queries.RiskFilters]:
         sort = "score"
     descending = request.args.get("order", "desc" if sort in DESCENDING_FIRST else "asc") != "asc"
     try:
-        page = max(1, int(request.args.get("page", "1")))
+        page = min(max(1, int(request.args.get("page", "1"))), MAX_PAGE)
     except ValueError:
         page = 1
     filters = queries.RiskFilters(
@@ -254,14 +258,7 @@ CSV_COLUMNS = (
     "Data coverage (%)", "Child under 15", "Over 65", "Breathing condition", "Open case", "Sensors",
     "Sensors offline", "Low batteries", "Last reading (UTC)",
 )
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> Any:
-    """A CSV cell that a spreadsheet will not run as a formula (OWASP's CSV injection advice)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
+_cell = safe_cell  # a spreadsheet will not run a cell as a formula (dashboard.csv_cells)
 
 
 def _flag(value: bool | None) -> str:
@@ -320,11 +317,9 @@ def risk_list_csv():
 
 
 def _check_may_see(uprn: str) -> None:
-    """Repair team members see only homes where their team has an inspection; 403 otherwise."""
-    if current_user.role != "repair":
-        return
+    """Only homes the signed-in person may see (``dashboard.access``: repair teams, where they have an inspection)."""
     with get_database().session() as session:
-        if not queries.team_has_inspection(session, current_user.team_id, uprn):
+        if not may_see_home(session, current_viewer(), uprn):
             abort(403)
 
 

@@ -22,10 +22,11 @@ from wtforms import RadioField, SelectChoice, SelectMultipleField, SubmitField, 
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from core.cases import CaseError, record_finding
+from core.keyed_hash import settings_hash
 from core.model import Inspection, Room, Team, User
 from core.workdays import london_date
 from dashboard.auth import audit, public, roles_required
-from dashboard.extensions import get_database
+from dashboard.extensions import get_database, get_settings
 from dashboard.views.cases import CAUSE_LABELS, SEVERITY_LABELS, long_date, now_utc, who
 
 logger = logging.getLogger(__name__)
@@ -167,29 +168,35 @@ def _new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def calendar_token_hash(token: str) -> str:
+    """What is stored of a calendar secret: its keyed hash (the URL itself is shown once, when made)."""
+    return settings_hash(get_settings(), "calendar-token", token)
+
+
 @bp.route("/calendar")
 @roles_required("repair")
 def calendar():
-    """The member's secret calendar URL (to subscribe to in Outlook, Google or Apple Calendar), and rotating it."""
+    """Whether the member has a secret calendar URL (to subscribe to in a calendar app), and making a new one."""
     with get_database().session() as db:
-        user = db.get(User, current_user.id)
-        token = user.calendar_token
-    feed = url_for("repair.calendar_feed", token=token, _external=True) if token else None
-    return render_template("repair/calendar.html", feed=feed, messages=get_flashed_messages(with_categories=True))
+        has_link = db.get(User, current_user.id).calendar_token is not None
+    return render_template("repair/calendar.html", feed=None, has_link=has_link,
+                           messages=get_flashed_messages(with_categories=True))
 
 
 @bp.route("/calendar", methods=["POST"])
 @roles_required("repair")
 def rotate_calendar():
-    """Make a new secret calendar URL; the old one stops working at once."""
+    """Make a new secret calendar URL and show it, this once; the old one stops working at once."""
+    token = _new_token()
     with get_database().session() as db:
         user = db.get(User, current_user.id)
         had = user.calendar_token is not None
-        user.calendar_token = _new_token()
+        user.calendar_token = calendar_token_hash(token)
         audit(db, "user.calendar_token_rotated" if had else "user.calendar_token_created", "user", user.id)
-    flash("Your new calendar link is ready. The old link no longer works." if had else
-          "Your calendar link is ready.", "success")
-    return redirect(url_for("repair.calendar"))
+    feed = url_for("repair.calendar_feed", token=token, _external=True)
+    message = ("Your new calendar link is ready. The old link no longer works." if had else
+               "Your calendar link is ready.")
+    return render_template("repair/calendar.html", feed=feed, has_link=True, messages=[("success", message)])
 
 
 @bp.route("/calendar/<token>.ics")
@@ -202,7 +209,7 @@ def calendar_feed(token: str):
         abort(404)
     now = now_utc()
     with get_database().session() as db:
-        user = db.scalars(select(User).where(User.calendar_token == token)).first()
+        user = db.scalars(select(User).where(User.calendar_token == calendar_token_hash(token))).first()
         if user is None or not user.active or user.role != "repair" or user.team_id is None:
             abort(404)
         since = london_date(now) - dt.timedelta(days=CALENDAR_PAST_DAYS)

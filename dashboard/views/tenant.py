@@ -29,7 +29,7 @@ from alerts.tenant_access import (
     valid_token,
 )
 from core.model import Tenant
-from dashboard.auth import TENANT_SESSION_KEY, current_tenant_id, public, tenant_required
+from dashboard.auth import TENANT_SESSION_KEY, audit, current_tenant_id, public, tenant_required
 from dashboard.extensions import get_database, get_settings
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("tenant", __name__, url_prefix="/tenant")
 
 TENANT_SIGNED_IN_AT_KEY = "tenant_signed_in_at"
+#: The tenant's session version when they signed in; signing out raises it, ending every copy of the session.
+TENANT_SESSION_VERSION_KEY = "tenant_session_version"
 BAND_WORDS = {
     "low": "low",
     "medium": "medium",
@@ -86,6 +88,10 @@ def _tenant_session_expires():
         expired = started is None or now_utc() - dt.datetime.fromisoformat(started) > limit
     except ValueError:
         expired = True
+    if not expired:
+        with get_database().session() as db:
+            tenant = db.get(Tenant, current_tenant_id())
+            expired = tenant is None or (tenant.session_version or 0) != session.get(TENANT_SESSION_VERSION_KEY)
     if expired:
         session.clear()
         return redirect(url_for("tenant.sign_in"))
@@ -107,7 +113,7 @@ def sign_in():
     if form.validate_on_submit():
         now = now_utc()
         with get_database().session() as db:
-            ip_ok, _ = link_request_allowed(db, form.contact.data, request.remote_addr, now)
+            ip_ok, _ = link_request_allowed(db, get_settings(), form.contact.data, request.remote_addr, now)
             if not ip_ok:
                 return render_template("tenant/too_many.html"), 429
             request_link(db, get_settings(), form.contact.data, ip=request.remote_addr, now=now)
@@ -130,10 +136,10 @@ def landing(token: str):
         if request.method == "POST":
             if not form.validate_on_submit():
                 abort(400)
-            tenant = use_token(db, token, now)
+            tenant = use_token(db, get_settings(), token, now)
             if tenant is not None:
-                tenant_id = tenant.id
-        elif valid_token(db, token, now) is not None:
+                tenant_id, version = tenant.id, tenant.session_version or 0
+        elif valid_token(db, get_settings(), token, now) is not None:
             return render_template("tenant/landing.html", form=form)
         else:
             tenant = None
@@ -144,6 +150,7 @@ def landing(token: str):
     session.permanent = True
     session[TENANT_SESSION_KEY] = tenant_id
     session[TENANT_SIGNED_IN_AT_KEY] = now.isoformat()
+    session[TENANT_SESSION_VERSION_KEY] = version
     return redirect(url_for("tenant.home"))
 
 
@@ -196,6 +203,11 @@ def report_sent():
 def sign_out():
     if not SignOutForm().validate_on_submit():
         abort(400)
+    with get_database().session() as db:
+        tenant = db.get(Tenant, current_tenant_id())
+        if tenant is not None:  # ends this session wherever its cookie has been copied, and any other
+            tenant.session_version = (tenant.session_version or 0) + 1
+            audit(db, "tenant.signed_out", "tenant", tenant.id)
     session.clear()
     return redirect(url_for("tenant.sign_in"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 from icalendar import Calendar
 from sqlalchemy import select
@@ -16,9 +17,17 @@ def _db(app):
     return app.extensions[EXTENSION_KEY].database
 
 
-def _token(app, user_id: int) -> str | None:
+def _stored(app, user_id: int) -> str | None:
     with _db(app).session() as session:
         return session.get(User, user_id).calendar_token
+
+
+def _make_link(client_request) -> str:
+    """Make a new calendar link as the signed-in member; the token of the URL shown (once) on the page."""
+    page = client_request.post("repair.rotate_calendar", _expected_status=200)
+    url = page.select_one("#calendar-url").get_text(strip=True)
+    assert url.startswith("http") and url.endswith(".ics")
+    return url.rsplit("/", 1)[1].removesuffix(".ics")
 
 
 def _feed(client_request, token: str, status: int = 200):
@@ -31,11 +40,13 @@ def test_calendar_link_is_made_then_rotated(client_request, app, staff):
     client_request.login(staff.repair)
     page = client_request.get("repair.calendar")
     assert "You do not have a calendar link yet" in page.get_text()
-    page = client_request.post("repair.rotate_calendar", _follow_redirects=True, _expected_status=200)
-    first = _token(app, staff.repair.id)
-    assert first and page.select_one("#calendar-url").get_text(strip=True).endswith(f"/jobs/calendar/{first}.ics")
-    client_request.post("repair.rotate_calendar")
-    second = _token(app, staff.repair.id)
+    first = _make_link(client_request)
+    # only a keyed hash is kept: the database holds neither the token nor its plain SHA-256
+    stored = _stored(app, staff.repair.id)
+    assert stored and first not in stored and stored != hashlib.sha256(first.encode()).hexdigest()
+    page = client_request.get("repair.calendar")
+    assert page.select_one("#calendar-url") is None and "You have a calendar link" in page.get_text()
+    second = _make_link(client_request)
     assert second != first
     _feed(client_request, first, 404)
     _feed(client_request, second, 200)
@@ -50,8 +61,7 @@ def test_feed_has_one_event_per_inspection_with_a_stable_uid(client_request, app
     first = book(app, staff.team.id, "1", _working_day(1))
     second = book(app, staff.team.id, "2", _working_day(2))
     client_request.login(staff.repair)
-    client_request.post("repair.rotate_calendar")
-    token = _token(app, staff.repair.id)
+    token = _make_link(client_request)
     response = _feed(client_request, token)
     assert response.mimetype == "text/calendar"
     calendar = Calendar.from_ical(response.get_data())
@@ -74,8 +84,7 @@ def test_feed_refuses_unknown_tokens_and_deactivated_members(client_request, app
     """An unknown token, or the token of someone deactivated, gets 404."""
     _feed(client_request, "x" * 43, 404)
     client_request.login(staff.repair)
-    client_request.post("repair.rotate_calendar")
-    token = _token(app, staff.repair.id)
+    token = _make_link(client_request)
     with _db(app).session() as session:
         session.get(User, staff.repair.id).active = False
     _feed(client_request, token, 404)
@@ -92,6 +101,5 @@ def test_other_teams_inspections_are_not_in_the_feed(client_request, app, staff)
         other_id = other.id
     book(app, other_id, "9", _working_day(1))
     client_request.login(staff.repair)
-    client_request.post("repair.rotate_calendar")
-    calendar = Calendar.from_ical(_feed(client_request, _token(app, staff.repair.id)).get_data())
+    calendar = Calendar.from_ical(_feed(client_request, _make_link(client_request)).get_data())
     assert list(calendar.walk("VEVENT")) == []

@@ -199,10 +199,14 @@ def test_notes_and_closing(client_request, app):
 
 
 def test_repair_members_read_the_case_but_cannot_change_it(client_request, app, staff):
-    """A repair member sees the case without forms; posting a step is forbidden."""
+    """A repair member whose team has an inspection there sees the case without forms; posting a step is forbidden."""
     add_home(app)
     case_id = add_case(app)
     client_request.login(staff.repair)
+    client_request.get("cases.case_page", case_id=case_id, _expected_status=404)  # no job there yet
+    with _db(app).session() as session:
+        session.add(Inspection(case_id=case_id, uprn="1001", team_id=staff.team.id, scheduled_for=today(),
+                               created_by="test"))
     page = client_request.get("cases.case_page", case_id=case_id)
     assert page.select("details[id^=record-]") == [] and page.select("main form") == []
     client_request.post("cases.record", case_id=case_id, key="investigate", _data={}, _expected_status=403)
