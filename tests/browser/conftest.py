@@ -301,11 +301,12 @@ def book_inspection(server: LiveServer, uprn: str, *, when: dt.date | None = Non
 
 def tenant_link(server: LiveServer, uprn: str) -> str:
     """Add a tenant at ``uprn`` and a one-time sign-in link for them (as if sent); the link's path."""
-    import hashlib
     import secrets
 
+    from alerts.tenant_access import link_token_hash
     from core.model import Tenant
     from core.model_alerts import TenantLoginToken
+    from dashboard.extensions import EXTENSION_KEY
 
     token = secrets.token_urlsafe(32)
     now = dt.datetime.now(dt.UTC)
@@ -314,6 +315,7 @@ def tenant_link(server: LiveServer, uprn: str) -> str:
                         language="en", consent=True, consent_at=now)
         session.add(tenant)
         session.flush()
-        session.add(TenantLoginToken(tenant_id=tenant.id, token_sha256=hashlib.sha256(token.encode()).hexdigest(),
+        stored = link_token_hash(server.app.extensions[EXTENSION_KEY].settings, token)  # a keyed hash, as sent
+        session.add(TenantLoginToken(tenant_id=tenant.id, token_sha256=stored,
                                      created_at=now, expires_at=now + dt.timedelta(minutes=30)))
     return server.url_for("tenant.landing", token=token)
