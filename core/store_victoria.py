@@ -67,9 +67,12 @@ As for InfluxDB: synchronous requests of ``batch_size`` lines, transient failure
 ``retries`` times with backoff, then :class:`core.errors.StoreError`; ``write()`` returns
 ``stored=len(batch)``, ``duplicates=0``, ``stored_by_device=None`` because the server does
 not say which samples it already had. VictoriaMetrics answers 204 once the samples are in
-its in-memory buffers, which reach disk within about a second: a graceful stop
-(SIGINT/SIGTERM) flushes them, but a hard crash of the server can lose the last second or
-so of acknowledged writes.
+its in-memory buffers, which reach disk within ``-inmemoryDataFlushInterval`` (5 s by
+default): a graceful stop (SIGINT/SIGTERM) flushes them, but a hard crash of the server
+loses the last seconds of acknowledged writes (about 10 000 readings in one measured run).
+The ingestor closes that window itself: it keeps recent batches on local disk and writes
+them again when :meth:`VictoriaMetricsReadingsStore.started_at` (the server's process start
+time) changes (:mod:`ingest.replay`, single node only).
 
 Reads
 -----
@@ -361,6 +364,32 @@ class VictoriaMetricsReadingsStore:
                 f"{self._where} runs with -dedup.minScrapeInterval={interval.strip(chr(34))}, which keeps one reading "
                 f"per series in that interval and would drop readings; start {which} with -dedup.minScrapeInterval=1s"
             )
+
+    def started_at(self) -> float | None:
+        """When the VictoriaMetrics process started (``process_start_time_seconds`` in its ``/metrics``).
+
+        The ingestor compares it between writes: a change means the server restarted and may have
+        lost samples it had acknowledged but not flushed (see :mod:`ingest.replay`). None for a
+        cluster, where the samples live in vmstorage nodes this URL does not reach.
+        Raises :class:`StoreError` when the server does not answer.
+        """
+        if self.config.cluster:
+            return None
+        url = self.config.flags_url.rsplit("/", 1)[0] + "/metrics"
+        try:
+            response = self._http.request("GET", url, headers=self._headers)
+        except urllib3.exceptions.HTTPError as exc:
+            raise StoreError(f"{self._where} does not answer {url}: {exc}") from exc
+        if response.status != 200:
+            raise StoreError(f"{self._where} answered {url} with HTTP {response.status}")
+        for line in response.data.decode("utf-8", "replace").splitlines():
+            if line.startswith("process_start_time_seconds"):
+                try:
+                    return float(line.split()[-1])
+                except ValueError:
+                    break
+        logger.warning("%s has no process_start_time_seconds in %s; cannot tell when it restarts", self._where, url)
+        return None
 
     # writes
 

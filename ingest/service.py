@@ -248,8 +248,10 @@ class Ingestor:
 
             configure_store(self.store, self.settings)
             lock = SpoolLock(self.settings.spool_dir)
-            return InlineBackend(BatchWriter(self.settings, self.store, self.database), Spool(self.settings.spool_dir),
-                                 lock)
+            from ingest.replay import with_replay_window
+
+            writer = with_replay_window(BatchWriter(self.settings, self.store, self.database), self.store, self.settings)
+            return InlineBackend(writer, Spool(self.settings.spool_dir), lock)
         return ProcessBackend(self.settings.model_dump(mode="json"), on_restart=self.metrics.worker_restarts.inc)
 
     def _connect_properties(self) -> tuple[bool | int, Properties | None]:

@@ -178,6 +178,7 @@ def worker_main(conn: Connection, settings_values: dict, stop_event, parent_pid:
     from core.readings import open_store
     from core.settings import Settings
     from ingest.lifecycle import SpoolLock, die_with_parent
+    from ingest.replay import with_replay_window
     from ingest.writer import BatchWriter
 
     if parent_pid is not None:
@@ -201,7 +202,8 @@ def worker_main(conn: Connection, settings_values: dict, stop_event, parent_pid:
         conn.send(("error", 0, str(exc)))
         return
     try:
-        writer = SpoolingWriter(BatchWriter(settings, store, database), Spool(settings.spool_dir))
+        writer = SpoolingWriter(with_replay_window(BatchWriter(settings, store, database), store, settings),
+                                Spool(settings.spool_dir))
     except DampWatchError as exc:
         conn.send(("error", 0, str(exc)))
         return
