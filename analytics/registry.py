@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from analytics.climate import climatology
 from analytics.constants import DESIGN_TEMPERATURE_FACTOR
+from analytics.fabric import temperature_factor_prior
 from core.model import Installation, Property, Room, WeatherHour, postcode_district
 from core.readings import ReadingsStore
 
@@ -144,8 +145,15 @@ def load_registry(session: Session) -> Registry:
     outdoor["district"] = outdoor["uprn"].map(properties["district"])
     indoor = rooms[(rooms["room_type"] != "outdoor") & fitted].copy()
     property_factor = indoor["uprn"].map(properties["temperature_factor"])
+    archetype_factor = indoor["uprn"].map(pd.Series(
+        [temperature_factor_prior(w, y, f) for w, y, f in zip(
+            properties["wall_type"], properties["build_year"], properties["floor_level"], strict=True)],
+        index=properties.index, dtype=float))
+    registered = indoor["room_factor"].fillna(property_factor)
+    indoor["factor_source"] = np.where(registered.notna(), "register",
+                                       np.where(archetype_factor.notna(), "archetype", "design"))
     indoor["temperature_factor"] = (
-        indoor["room_factor"].fillna(property_factor).fillna(DESIGN_TEMPERATURE_FACTOR).astype(float)
+        registered.fillna(archetype_factor).fillna(DESIGN_TEMPERATURE_FACTOR).astype(float)
     )
     indoor = indoor.drop(columns="room_factor").sort_values(["uprn", "room_id"]).reset_index(drop=True)
     return Registry(

@@ -13,6 +13,10 @@ A room's score, 0 to 100, adds four parts, each capped:
 * up to 10 for the rise of the mould index over the window (10 for a rise of 0.5 in 14 days);
 * up to 10 for the share of hours the room air was above 70 % (10 at 60 % of the hours).
 
+Past their caps, up to 20 more points as the mould index climbs from 3 to 6, and the trend and damp share
+beyond theirs, keep ordering the worst rooms; above 60 points :func:`soft_cap` bends the sum so that it
+approaches 100 without reaching it: homes at the top of the list never tie.
+
 A property's score is that of its highest-scoring room with enough data, the *driver room*. The bands
 are ``low`` below 25, ``medium`` from 25, ``high`` from 50 and ``critical`` from 75
 (:data:`BAND_THRESHOLDS`).
@@ -27,17 +31,25 @@ or ``critical`` from the rooms that did report keeps that band (a missing room c
 
 Causes
 ------
-For properties in ``medium`` or above, the likely cause is chosen in this order (first match):
+For properties in ``medium`` or above, every cause of :data:`core.causes.CAUSES` gets a weight of
+evidence from 0 to 1, and the strongest is named (the runner-up too when it is close:
+:data:`RUNNER_UP_SHARE`). The evidence:
 
-1. ``under_heating``: the home averaged below 16 °C, or its rooms were below 16 °C for half the time;
-2. ``leak``: one room's daily lowest vapour pressure excess is at least 150 Pa above the median of the
-   home's rooms and stays above 55 % of its own mean: humid day and night, without the rise and fall
-   of washing and cooking;
-3. ``poor_ventilation``: two hours after a shower peak, 18 % or more of the rise is still in the
-   bathroom air (a ventilation score below 50; in a kitchen, with no bathroom sensor, 30 %);
-4. ``high_moisture_load``: the home's air sits in humidity class 4 or 5 of BS EN ISO 13788;
-5. ``cold_fabric``: none of these: the cold spot is damp while the room air is ordinary, so the wall is
-   colder than it should be (a thermal bridge or missing insulation).
+* ``under_heating``: how far the home's mean falls below 17.5 °C (1 at 14.5 °C), or the share of hours
+  its rooms were below 16 °C, whichever is larger;
+* ``leak``: one room's daily lowest vapour pressure excess above the median of the home's rooms (0 at
+  75 Pa, 1 at 300 Pa) and how steadily it stays there (humid day and night, without the rise and fall of
+  washing and cooking); discounted when that room is the wet room whose ventilation is slow, unless the
+  excess is far larger than slow clearing explains;
+* ``poor_ventilation``: the share of a moisture event's rise still in the air two hours after its peak,
+  against the wet room's limit (:data:`VENTILATION_REMAINING_POOR`; 0 at 40 % of the limit, 1 at the
+  limit); discounted when the same room's steady excess is a leak's;
+* ``high_moisture_load``: the BS EN ISO 13788 humidity class of the home without its steadiest humid room
+  (0 at class 2.5, 1 at 4.5), discounted by half the ventilation evidence (slow clearing raises it too);
+* ``cold_fabric``: the remaining explanation, 0.3 when the driver room's air is not humid, plus up to 0.5
+  when the room's temperature factor (register or archetype prior) is below the 0.75 design value.
+
+Under-heating without damp evidence (band ``low``) is reported as a cold-home hazard, not as a damp cause.
 
 The thresholds were set from simulated homes with known causes and are meant to be revisited against
 inspection records.
@@ -51,6 +63,7 @@ from typing import Final
 import numpy as np
 
 from analytics.features import RoomFeatures
+from core.causes import CAUSES as CAUSE_CODES
 
 __all__ = [
     "BANDS",
@@ -75,7 +88,7 @@ INSUFFICIENT_DATA: Final = "insufficient data"
 BAND_THRESHOLDS: Final = (25.0, 50.0, 75.0)
 """Lowest score of ``medium``, ``high`` and ``critical``."""
 
-CAUSES: Final = ("poor_ventilation", "high_moisture_load", "under_heating", "cold_fabric", "leak")
+CAUSES: Final = CAUSE_CODES
 """Likely causes a property can be given (the simulator and inspection records use the same codes)."""
 
 WET_ROOM_TYPES: Final = ("bathroom", "kitchen")
@@ -90,6 +103,10 @@ SCORE_MOULD_POINTS, SCORE_MOULD_FULL_INDEX = 40.0, 3.0
 SCORE_SURFACE_POINTS, SCORE_SURFACE_FULL_SHARE = 40.0, 0.6
 SCORE_TREND_POINTS, SCORE_TREND_FULL_RISE = 10.0, 0.5
 SCORE_AIR_POINTS, SCORE_AIR_FULL_SHARE = 10.0, 0.6
+SCORE_BEYOND_POINTS: Final = 20.0
+"""Extra points as the mould index climbs from 3 (visible) to 6, before the soft cap."""
+SOFT_CAP_FROM: Final = 60.0
+"""Points up to which the score is the plain sum of its parts; above, :func:`soft_cap` bends it below 100."""
 
 COLD_HOME_MEAN_C: Final = 16.0
 """A home averaging below this is under-heated (a common landlord definition). [°C]"""
@@ -114,6 +131,22 @@ VENTILATION_REMAINING_ZERO_SCORE: Final = 0.36
 """Remaining share at which the ventilation score reaches 0 (it is 100 when nothing remains, and 50 at
 the bathroom's "poor" limit). [-]"""
 
+COLD_HOME_FULL_C: Final = 18.0
+"""WHO minimum indoor temperature: the under-heating evidence grows as a home falls below it. [°C]"""
+
+RUNNER_UP_SHARE: Final = 0.7
+"""The second cause is named too when its evidence is at least this share of the first's... [-]"""
+
+RUNNER_UP_MIN_EVIDENCE: Final = 0.3
+"""... and at least this strong. [-]"""
+
+FABRIC_BASE_EVIDENCE: Final = 0.3
+"""Evidence for a cold wall when the cold spot is damp and the room air is not humid (the remaining
+explanation); a wall that the archetype says is colder than 0.75 adds to it. [-]"""
+
+DESIGN_FACTOR: Final = 0.75
+"""The UK design temperature factor (BRE IP1/06). [-]"""
+
 HIGH_MOISTURE_CLASS: Final = 4
 """BS EN ISO 13788 internal humidity class from which a home's moisture load is high."""
 
@@ -136,13 +169,33 @@ def room_score(features: RoomFeatures) -> np.ndarray:
         surface = np.clip(features["share_surface_rh_over_80"] / SCORE_SURFACE_FULL_SHARE, 0.0, 1.0)
         trend = np.clip(np.nan_to_num(features["mould_index_trend"]) / SCORE_TREND_FULL_RISE, 0.0, 1.0)
         air = np.clip(features["share_rh_over_70"] / SCORE_AIR_FULL_SHARE, 0.0, 1.0)
-    score = (
+    raw = (
         SCORE_MOULD_POINTS * mould
         + SCORE_SURFACE_POINTS * surface
         + SCORE_TREND_POINTS * trend
         + SCORE_AIR_POINTS * air
     )
+    # Beyond the capped parts, how far the mould index and its growth go on (to 6, the top of the scale)
+    # orders the homes that fill every part, so that the top of the list has no ties at 100.
+    with np.errstate(invalid="ignore"):
+        beyond = (SCORE_BEYOND_POINTS * np.clip(np.nan_to_num(features["mould_index"]) - SCORE_MOULD_FULL_INDEX, 0.0,
+                                                 3.0) / 3.0
+                  + np.clip(np.nan_to_num(features["mould_index_trend"]) - SCORE_TREND_FULL_RISE, 0.0, 3.0)
+                  + np.clip(features["share_surface_rh_over_80"] - SCORE_SURFACE_FULL_SHARE, 0.0, 0.4))
+    score = soft_cap(raw + beyond)
     return np.where(features["hours_since_data"] >= 0, score, np.nan)
+
+
+def soft_cap(raw: np.ndarray) -> np.ndarray:
+    """Points to a 0-100 score: unchanged up to :data:`SOFT_CAP_FROM`, then approaching 100 without reaching it.
+
+    ``s = k + (100 - k) (1 - exp(-(raw - k) / (100 - k)))`` above ``k``: continuous, with slope 1 at ``k``
+    and strictly increasing, so homes with more evidence always rank higher (no ties at 100).
+    """
+    k = SOFT_CAP_FROM
+    span = 100.0 - k
+    over = np.maximum(np.asarray(raw, dtype=float) - k, 0.0)
+    return np.where(raw <= k, raw, k + span * -np.expm1(-over / span))
 
 
 def band_of(score: np.ndarray | float) -> np.ndarray:
@@ -256,6 +309,10 @@ class Assessment:
     rooms_without_data: np.ndarray
     any_judged: np.ndarray
     leak_excess_pa: np.ndarray
+    cause_evidence: np.ndarray | None = None
+    cause_strength: np.ndarray | None = None
+    runner_up: np.ndarray | None = None
+    score_with_gaps: np.ndarray | None = None
 
     def band_names(self) -> list[str]:
         """Each property's band as a word: one of :data:`BANDS` or ``insufficient data``."""
@@ -288,7 +345,8 @@ def _group_median(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.nd
     return np.where(counts > 0, median, np.nan)
 
 
-def assess(features: RoomFeatures, rooms: RoomTable) -> Assessment:
+def assess(features: RoomFeatures, rooms: RoomTable, temperature_factor: np.ndarray | float | None = None
+           ) -> Assessment:
     """Judge every room and property of a batch: scores, bands, driver rooms, causes and insights.
 
     Parameters
@@ -297,6 +355,9 @@ def assess(features: RoomFeatures, rooms: RoomTable) -> Assessment:
         Room features from :func:`analytics.features.window_features`, one row per room of ``rooms``.
     rooms : RoomTable
         Which property each room belongs to, and its type.
+    temperature_factor : numpy.ndarray or float, optional
+        The f_Rsi each room's cold spot was judged with (its own, the archetype's prior or 0.75): a
+        low one is evidence for a cold wall.
 
     Returns
     -------
@@ -349,9 +410,6 @@ def assess(features: RoomFeatures, rooms: RoomTable) -> Assessment:
         home_median = _group_median(lowest, group, rooms.n_properties)
         steadiness = lowest / features["vapour_pressure_excess_pa"]
         leak_excess = lowest[leak_row] - home_median
-        leak = ((leak_excess >= LEAK_EXCESS_ABOVE_HOME_PA)
-                & (steadiness[leak_row] >= LEAK_STEADINESS))
-        leak_room = np.where(leak, leak_row, -1)
 
         # Ventilation: the bathroom if it has enough moisture events, else the kitchen.
         remaining = np.where(np.isfinite(vent), features["ventilation_remaining"], np.nan)
@@ -363,28 +421,67 @@ def assess(features: RoomFeatures, rooms: RoomTable) -> Assessment:
         has_vent = np.isfinite(remaining[vent_row])
         ventilation_room = np.where(has_vent, vent_row, -1)
         ventilation_remaining = np.where(has_vent, remaining[vent_row], np.nan)
-        poor_ventilation = has_vent & (remaining[vent_row] >= limit[vent_row])
 
         klass = features["humidity_class"]
         humidity_class = _group_reduce(np.fmax, klass, starts)
-        high_load = humidity_class >= HIGH_MOISTURE_CLASS
         coverage = _group_reduce(np.add, np.nan_to_num(features["coverage"]), starts) / np.diff(
             np.r_[starts, n_rooms]
         )
 
-    cause = np.select(
-        [cold_home, leak, poor_ventilation, high_load],
-        ["under_heating", "leak", "poor_ventilation", "high_moisture_load"],
-        "cold_fabric",
-    ).astype(object)
-    worst_band = np.where(band >= 0, band, band_of(score))
-    cause[~(worst_band >= 1)] = ""
+        # The evidence for each cause, 0 (none) to 1 (strong), weighed together (see the module notes).
+        evidence = np.zeros((rooms.n_properties, len(CAUSES)))
+        heat = np.fmax(np.clip((COLD_HOME_FULL_C - 0.5 - mean_temperature) / 3.0, 0.0, 1.0),
+                       np.clip(share_below_16, 0.0, 1.0))
+        evidence[:, CAUSES.index("under_heating")] = np.nan_to_num(heat)
+        leak_size = np.clip((leak_excess - LEAK_EXCESS_ABOVE_HOME_PA / 2.0) / (1.5 * LEAK_EXCESS_ABOVE_HOME_PA),
+                            0.0, 1.0)
+        leak_steady = np.clip(steadiness[leak_row] / (2.0 * LEAK_STEADINESS), 0.0, 1.0)
+        leak_e = np.nan_to_num(np.sqrt(leak_size * leak_steady))
+        vent_ratio = remaining[vent_row] / limit[vent_row]
+        vent_e = np.nan_to_num(np.clip((vent_ratio - 0.4) / 0.6, 0.0, 1.0))
+        # A wet room that clears steam slowly is humid day and night too: that is the ventilation's
+        # signature, not a leak's, unless the steady excess is far larger than slow clearing explains
+        # (and then the slow clearing is the leak's doing).
+        same_room = np.nan_to_num(has_vent & (leak_row == vent_row)).astype(bool)
+        vent_e_alone = vent_e
+        vent_e = np.where(same_room, vent_e * (1.0 - np.nan_to_num(leak_size)), vent_e)
+        leak_e = np.where(same_room & (leak_size < 1.0), leak_e * (1.0 - 0.6 * vent_e_alone), leak_e)
+        evidence[:, CAUSES.index("leak")] = leak_e
+        leak_room = np.where(leak_e > 0, leak_row, -1)
+        evidence[:, CAUSES.index("poor_ventilation")] = vent_e
+        # Moisture load: the humidity class of the home without its steadiest humid room (one humid room
+        # on its own points to a leak there, not to the whole home's load).
+        others = klass.copy()
+        others[leak_row] = np.nan
+        with_others = np.bincount(group[np.isfinite(others)], minlength=rooms.n_properties) > 0
+        others_class = np.where(with_others, _group_reduce(np.fmax, others, starts), humidity_class)
+        load_e = np.nan_to_num(np.clip((others_class - 2.5) / 2.0, 0.0, 1.0))
+        evidence[:, CAUSES.index("high_moisture_load")] = load_e * (1.0 - 0.5 * vent_e)
+        air_humid = np.nan_to_num(features["share_rh_over_70"][driver])
+        factor = (np.full(n_rooms, DESIGN_FACTOR) if temperature_factor is None
+                  else np.broadcast_to(np.asarray(temperature_factor, dtype=float), (n_rooms,)))
+        fabric_prior = np.clip((DESIGN_FACTOR - factor[driver]) / 0.2, 0.0, 0.5)
+        evidence[:, CAUSES.index("cold_fabric")] = FABRIC_BASE_EVIDENCE * (1.0 - air_humid) + fabric_prior
+
+    order = np.argsort(-evidence, axis=1, kind="stable")
+    top = order[:, 0]
+    second = order[:, 1]
+    rows_ = np.arange(rooms.n_properties)
+    cause = np.asarray(CAUSES, dtype=object)[top]
+    strength = evidence[rows_, top]
+    runner = np.asarray(CAUSES, dtype=object)[second]
+    runner_strength = evidence[rows_, second]
+    close = (runner_strength >= RUNNER_UP_SHARE * strength) & (runner_strength >= RUNNER_UP_MIN_EVIDENCE)
+    runner = np.where(close, runner, "").astype(object)
+    # Insufficient data: no score, no cause (a silent sensor never makes a home look safe, nor damp).
+    cause[~(band >= 1)] = ""
+    runner[~(band >= 1)] = ""
     return Assessment(
         room_score=scores,
         room_band=room_band,
         room_sufficient=sufficient,
         room_ventilation_score=vent,
-        score=score,
+        score=np.where(band >= 0, score, np.nan),
         band=band,
         driver_room=driver,
         cause=cause,
@@ -399,4 +496,8 @@ def assess(features: RoomFeatures, rooms: RoomTable) -> Assessment:
         rooms_without_data=rooms_without_data,
         any_judged=np.asarray(any_judged, dtype=bool),
         leak_excess_pa=leak_excess,
+        cause_evidence=evidence,
+        cause_strength=strength,
+        runner_up=runner,
+        score_with_gaps=score,
     )

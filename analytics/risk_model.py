@@ -167,7 +167,7 @@ def property_features(
 
     floor = pd.to_numeric(archetype["floor_level"], errors="coerce").to_numpy(dtype=float)
     frame = pd.DataFrame({
-        "physics_score": assessment.score,
+        "physics_score": assessment.score if assessment.score_with_gaps is None else assessment.score_with_gaps,
         "mould_index": worst("mould_index"),
         "mould_index_max": worst("mould_index_max"),
         "mould_index_trend": worst("mould_index_trend"),

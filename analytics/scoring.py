@@ -55,6 +55,7 @@ from analytics.registry import (
 )
 from analytics.risk import (
     BANDS,
+    CAUSES,
     INSUFFICIENT_DATA,
     WET_ROOM_TYPES,
     Assessment,
@@ -63,7 +64,15 @@ from analytics.risk import (
     final_band,
 )
 from analytics.risk_model import LoadedModel, property_features
-from analytics.wording import MissingRoom, PropertyFacts, RoomFacts, explain, render
+from analytics.wording import (
+    Explanation,
+    MissingRoom,
+    PropertyFacts,
+    RoomFacts,
+    contradictions,
+    explain,
+    render,
+)
 from core.db import Database
 from core.model import PropertyRisk, Room, RoomDay, RoomMouldState, RoomRisk, ScoringRun
 from core.readings import ReadingsStore
@@ -100,6 +109,7 @@ CLIMATOLOGY_REASON_BELOW: Final = 0.5
 """The reasons mention the climatology when less than this share of the driver room's hours had measured
 outdoor conditions. [-]"""
 
+CONTRADICTIONS_KEY: Final = "(words that disagree with the band)"
 _F = {name: position for position, name in enumerate(DAY_FIELDS)}
 _EPOCH_DATE = dt.date(1970, 1, 1)
 
@@ -250,11 +260,12 @@ def _explanations(
     band_names: list[str],
     properties: pd.DataFrame,
     model_label: str | None,
-) -> list[tuple[list[str], list[str]]]:
+) -> list[Explanation]:
     """Reasons and what would help, per property of a batch."""
     names = rooms["name"].tolist()
     types = rooms["room_type"].tolist()
     factors = rooms["temperature_factor"].to_numpy(dtype=float)
+    sources = rooms["factor_source"].tolist() if "factor_source" in rooms else ["design"] * len(rooms)
     starts = np.r_[table.starts, len(rooms)]
     out = []
     for p, uprn in enumerate(uprns):
@@ -298,9 +309,12 @@ def _explanations(
             vulnerable=tuple(flag for flag in VULNERABILITY_FLAGS if _is_yes(flags[flag])),
             window_days=WINDOW_DAYS,
             model_label=model_label,
+            runner_up=str(assessment.runner_up[p]) if assessment.runner_up is not None else "",
+            ventilation_poor=bool(vent_row >= 0 and assessment.cause_evidence is not None
+                                  and assessment.cause_evidence[p, CAUSES.index("poor_ventilation")] >= 0.5),
+            factor_source=str(sources[driver_row]) if has_driver else "design",
         )
-        explanation = explain(facts)
-        out.append((explanation.reasons, explanation.help))
+        out.append(explain(facts))
     return out
 
 
@@ -323,6 +337,8 @@ class ScoreReport:
     model_name: str
     model_version: str
     seconds: float
+    contradictions: int = 0
+    """Properties whose reasons disagree with their band (:func:`analytics.wording.contradictions`); 0."""
 
 
 @dataclasses.dataclass
@@ -379,7 +395,7 @@ def _property_rows(uprns, assessment, band_names, score, explanations, rooms, sp
     for p, uprn in enumerate(uprns):
         driver = int(assessment.driver_room[p])
         has_driver = bool(np.isfinite(assessment.room_score[driver]))
-        reasons, help_ = explanations[p]
+        reasons, help_ = explanations[p].reasons, explanations[p].help
         rows.append({
             "run_id": spec.run_id, "uprn": uprn, "computed_at": spec.computed_at,
             "score": _finite(score[p]), "physics_score": _finite(assessment.score[p]),
@@ -512,10 +528,12 @@ def score_estate(
 
     bands: Counter = Counter()
     room_hours = 0
+    contradicting = 0
     scored_uprns = set(registry.rooms["uprn"])
     for chunk in _chunks(sorted(scored_uprns), chunk_properties):
         rooms = registry.rooms[registry.rooms["uprn"].isin(chunk)].reset_index(drop=True)
         chunk_bands, chunk_hours = _score_chunk(database, store, registry, outdoor, rooms, spec)
+        contradicting += chunk_bands.pop(CONTRADICTIONS_KEY, 0)
         bands.update(chunk_bands)
         room_hours += chunk_hours
         if progress is not None:
@@ -543,7 +561,7 @@ def score_estate(
             rooms=len(registry.rooms), room_hours=room_hours))
     report = ScoreReport(spec.run_id, run.mode, hour_datetime(now_hour), len(registry.properties),
                          len(registry.rooms), room_hours, bands, spec.model_name, spec.model_version,
-                         time.monotonic() - started)
+                         time.monotonic() - started, contradicting)
     logger.info("scored %d properties (%d rooms, %d room-hours) up to %s in %.1f s: %s", report.properties,
                 report.rooms, room_hours, report.scored_until.isoformat(), report.seconds, dict(bands))
     return report
@@ -652,14 +670,17 @@ def _score_chunk(
             window[row, low - spec.window_first_day:] = own[low - own_first:]
 
     features = window_features(window, spec.now_hour - spec.last_day * HOURS_PER_DAY)
-    assessment = assess(features, table)
+    assessment = assess(features, table, rooms["temperature_factor"].to_numpy(dtype=float))
     score = assessment.score
     if spec.model is not None:
         archetype = registry.properties.loc[uprns, ["build_year", "wall_type", "floor_level"]]
         probability = spec.model.probability(property_features(features, assessment, table, archetype))
         score = np.where(np.isfinite(assessment.score), 100.0 * probability, np.nan)
+        model_band = final_band(score, assessment.any_judged, assessment.rooms_without_data)
         assessment = dataclasses.replace(
-            assessment, band=final_band(score, assessment.any_judged, assessment.rooms_without_data))
+            assessment, band=model_band,
+            cause=np.where(model_band >= 1, assessment.cause, "").astype(object),
+            runner_up=np.where(model_band >= 1, assessment.runner_up, "").astype(object))
     band_names = assessment.band_names()
     model_label = f"{spec.model_name} {spec.model_version}" if spec.model is not None else None
     explanations = _explanations(rooms, table, uprns, features, assessment, band_names, registry.properties,
@@ -693,7 +714,14 @@ def _score_chunk(
         session.execute(insert(RoomRisk), _room_rows(rooms, features, assessment, spec.run_id, spec.computed_at))
         session.execute(insert(PropertyRisk), _property_rows(
             uprns, assessment, band_names, score, explanations, rooms, spec, outdoor))
-    return Counter(band_names), room_hours
+    found = Counter(band_names)
+    for p, explanation in enumerate(explanations):
+        disagreements = contradictions(band_names[p], _finite(score[p]), explanation.reason_keys,
+                                       explanation.help_keys)
+        if disagreements:
+            logger.error("the words for property %s disagree with its band: %s", uprns[p], "; ".join(disagreements))
+            found[CONTRADICTIONS_KEY] += 1
+    return found, room_hours
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ __all__ = [
     "MissingRoom",
     "PropertyFacts",
     "RoomFacts",
+    "contradictions",
     "explain",
     "render",
     "templates",
@@ -44,6 +45,8 @@ MENTION_MOULD_INDEX: Final = 0.1
 MENTION_MOULD_RISE: Final = 0.05
 #: Room air humidity is mentioned when above 70 % for at least this share of the time. [-]
 MENTION_ROOM_HUMID_SHARE: Final = 0.2
+#: Where a room's temperature factor came from: the register's own figure, the archetype prior, the design value.
+FACTOR_SOURCES: Final = ("register", "archetype", "design")
 
 
 @functools.cache
@@ -133,6 +136,9 @@ class PropertyFacts:
     vulnerable: tuple[str, ...]
     window_days: int
     model_label: str | None = None
+    runner_up: str = ""
+    ventilation_poor: bool = False
+    factor_source: str = "design"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,6 +147,44 @@ class Explanation:
 
     reasons: list[str]
     help: list[str]
+    reason_keys: list[str] = dataclasses.field(default_factory=list)
+    help_keys: list[str] = dataclasses.field(default_factory=list)
+
+
+DAMP_CLAIMS: Final = frozenset({
+    "reason.surface_damp_days", "reason.surface_damp_share", "reason.mould_index", "reason.mould_rising",
+    "reason.leak", "reason.ventilation_slow", "reason.moisture_load", "reason.cold_fabric", "reason.runner_up",
+})
+"""Reasons that say a home is damp or name a damp cause: they never stand beside the ``low`` band."""
+
+WALL_CLAIMS: Final = frozenset({
+    "reason.surface_damp_days", "reason.surface_damp_share", "reason.surface_dry", "reason.surface_low",
+    "reason.mould_index", "reason.mould_rising", "reason.cold_fabric", "reason.factor",
+})
+"""Reasons that say anything about the walls: never made on insufficient data."""
+
+
+def contradictions(band: str, score: float | None, reason_keys: list[str], help_keys: list[str]) -> list[str]:
+    """Ways in which a property's words disagree with its band, as sentences (empty when they agree).
+
+    The rules, written from the bands' meaning: a ``low`` home carries no claim of damp and no cause; a
+    ``medium`` or worse home never reads "walls stayed dry" or "nothing needs doing"; a home with
+    ``insufficient data`` has no score and no claim about its walls.
+    """
+    found = []
+    keys = set(reason_keys)
+    if band == "low":
+        found += [f"low band with {key}" for key in sorted(keys & DAMP_CLAIMS)]
+    elif band in ("medium", "high", "critical"):
+        if "reason.surface_dry" in keys:
+            found.append(f"{band} band with reason.surface_dry")
+        if "help.low" in help_keys:
+            found.append(f"{band} band with help.low")
+    elif band == "insufficient data":
+        if score is not None and math.isfinite(score):
+            found.append("insufficient data with a score")
+        found += [f"insufficient data with {key}" for key in sorted(keys & WALL_CLAIMS)]
+    return found
 
 
 def ventilation_label(score: float) -> str | None:
@@ -151,57 +195,91 @@ def ventilation_label(score: float) -> str | None:
     return render(f"insight.{key}")
 
 
-def _driver_reasons(facts: PropertyFacts) -> list[str]:
+class _Words(list):
+    """Sentences with the template key each came from, so the words can be checked against the band."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: list[str] = []
+
+    def add(self, key: str, **values: Any) -> None:
+        self.append(render(key, **values))
+        self.keys.append(key)
+
+
+def _driver_reasons(facts: PropertyFacts, out: _Words) -> None:
     driver, window = facts.driver, facts.window_days
     if driver is None:
-        return []
+        return
     room = _room(driver.name)
-    reasons = []
+    if facts.band == "low":
+        # The same facts that kept the band low, said as such: damp hours that did not last.
+        if driver.days_surface_rh_over_80 >= 1 or driver.share_surface_rh_over_80 >= 0.01:
+            out.add("reason.surface_low", room=room, share=_percent(driver.share_surface_rh_over_80),
+                    window=window, index=f"{driver.mould_index:.1f}")
+        else:
+            out.add("reason.surface_dry", window=window)
+        return
     if driver.days_surface_rh_over_80 >= 1:
-        reasons.append(render("reason.surface_damp_days", room=room, days=int(driver.days_surface_rh_over_80),
-                              window=window))
+        out.add("reason.surface_damp_days", room=room, days=int(driver.days_surface_rh_over_80), window=window)
     elif driver.share_surface_rh_over_80 >= 0.01:
-        reasons.append(render("reason.surface_damp_share", room=room,
-                              share=_percent(driver.share_surface_rh_over_80), window=window))
+        out.add("reason.surface_damp_share", room=room, share=_percent(driver.share_surface_rh_over_80),
+                window=window)
     else:
-        reasons.append(render("reason.surface_dry", window=window))
+        out.add("reason.mould_only", room=room, window=window)
     if driver.mould_index >= MENTION_MOULD_INDEX:
-        reasons.append(render("reason.mould_index", room=room, index=f"{driver.mould_index:.1f}"))
+        out.add("reason.mould_index", room=room, index=f"{driver.mould_index:.1f}")
         if driver.mould_index_trend >= MENTION_MOULD_RISE:
-            reasons.append(render("reason.mould_rising", change=f"{driver.mould_index_trend:.1f}", window=window))
+            out.add("reason.mould_rising", change=f"{driver.mould_index_trend:.1f}", window=window)
     if driver.share_rh_over_70 >= MENTION_ROOM_HUMID_SHARE:
-        reasons.append(render("reason.room_humid", room=room, share=_percent(driver.share_rh_over_70)))
-    return reasons
+        out.add("reason.room_humid", room=room, share=_percent(driver.share_rh_over_70))
+    if facts.factor_source in FACTOR_SOURCES:
+        out.add(f"reason.factor_{facts.factor_source}", factor=f"{driver.temperature_factor:.2f}")
 
 
-def _cause_reasons(facts: PropertyFacts) -> list[str]:
+def _evidence(facts: PropertyFacts, cause: str, out: _Words) -> bool:
+    """The sentence stating the evidence for ``cause``; False if its evidence cannot be put in words."""
+    if cause == "leak" and facts.leak_room:
+        out.add("reason.leak", room=_room(facts.leak_room))
+    elif cause == "poor_ventilation" and facts.ventilation_room and math.isfinite(facts.ventilation_remaining):
+        out.add("reason.ventilation_slow", room=_room(facts.ventilation_room),
+                share=_percent(facts.ventilation_remaining))
+    elif cause == "high_moisture_load" and math.isfinite(facts.humidity_class):
+        out.add("reason.moisture_load", **{"class": int(facts.humidity_class)})
+    elif cause == "cold_fabric" and facts.driver is not None:
+        out.add("reason.cold_fabric", room=_room(facts.driver.name))
+    else:
+        return False
+    return True
+
+
+def _cause_reasons(facts: PropertyFacts, out: _Words) -> None:
     cause, window = facts.cause, facts.window_days
     if cause == "under_heating" or facts.cold_home:
-        reasons = [render("reason.cold_home", temperature=f"{facts.mean_temperature_c:.1f}", window=window)]
-    else:
-        reasons = []
-    if cause == "leak" and facts.leak_room:
-        reasons.append(render("reason.leak", room=_room(facts.leak_room)))
-    elif cause == "poor_ventilation" and facts.ventilation_room:
-        reasons.append(render("reason.ventilation_slow", room=_room(facts.ventilation_room),
-                              share=_percent(facts.ventilation_remaining)))
-    elif cause == "high_moisture_load" and math.isfinite(facts.humidity_class):
-        reasons.append(render("reason.moisture_load", **{"class": int(facts.humidity_class)}))
-    elif cause == "cold_fabric" and facts.driver is not None:
-        reasons.append(render("reason.cold_fabric", room=_room(facts.driver.name)))
-    return reasons
+        out.add("reason.cold_home", temperature=f"{facts.mean_temperature_c:.1f}", window=window)
+    if facts.band == "low":
+        # No damp evidence: a cold home is a cold-home hazard, said above, not a damp risk.
+        return
+    _evidence(facts, cause, out)
+    if facts.runner_up and facts.runner_up != cause:
+        out.add("reason.runner_up", cause=render(f"cause.{facts.runner_up}"))
+        if facts.runner_up != "under_heating":
+            _evidence(facts, facts.runner_up, out)
+    elif facts.ventilation_poor and cause != "poor_ventilation":
+        # Ventilation measured and poor, though another cause weighs more: still worth saying.
+        _evidence(facts, "poor_ventilation", out)
 
 
-def _what_would_help(facts: PropertyFacts) -> list[str]:
+def _what_would_help(facts: PropertyFacts, help_: _Words) -> None:
     driver = facts.driver
     if facts.band == "insufficient data":
-        help_ = [render("help.insufficient")]
-        if driver is None or not facts.cause:
-            return help_
-    elif facts.band == "low" or not facts.cause:
-        return [render("help.low")]
-    else:
-        help_ = []
+        help_.add("help.insufficient")
+        return
+    if facts.band == "low" or not facts.cause:
+        if facts.cold_home:
+            help_.add("help.under_heating")
+        help_.add("help.low")
+        return
     if driver is not None and all(
         math.isfinite(v) for v in (driver.mean_temperature_c, driver.mean_humidity_pct,
                                    driver.mean_outdoor_temperature_c)
@@ -213,22 +291,20 @@ def _what_would_help(facts: PropertyFacts) -> list[str]:
                                                 driver.mean_outdoor_temperature_c, driver.temperature_factor))
         if rh >= MIN_ADVISED_HUMIDITY_PCT and rh < driver.mean_humidity_pct:
             if driver.mean_temperature_c < warm <= MAX_ADVISED_TEMPERATURE_C:
-                help_.append(render("help.drier_or_warmer", room=room, rh=math.floor(rh),
-                                    rh_now=round(driver.mean_humidity_pct),
-                                    temperature=math.ceil(warm), temperature_now=f"{driver.mean_temperature_c:.0f}"))
+                help_.add("help.drier_or_warmer", room=room, rh=math.floor(rh),
+                          rh_now=round(driver.mean_humidity_pct),
+                          temperature=math.ceil(warm), temperature_now=f"{driver.mean_temperature_c:.0f}")
             else:
-                help_.append(render("help.drier", room=room, rh=math.floor(rh),
-                                    rh_now=round(driver.mean_humidity_pct)))
+                help_.add("help.drier", room=room, rh=math.floor(rh), rh_now=round(driver.mean_humidity_pct))
     room_for_cause = {
         "poor_ventilation": facts.ventilation_room,
         "leak": facts.leak_room,
         "cold_fabric": driver.name if driver is not None else None,
     }.get(facts.cause)
     if facts.cause:
-        help_.append(render(f"help.{facts.cause}", room=_room(room_for_cause or "home")))
+        help_.add(f"help.{facts.cause}", room=_room(room_for_cause or "home"))
     if facts.cold_home and facts.cause != "under_heating":
-        help_.append(render("help.under_heating"))
-    return help_
+        help_.add("help.under_heating")
 
 
 def explain(facts: PropertyFacts) -> Explanation:
@@ -247,25 +323,33 @@ def explain(facts: PropertyFacts) -> Explanation:
         cause). Every sentence comes from the wording file.
     """
     window = facts.window_days
-    if facts.driver is None and facts.band == "insufficient data":
-        reasons = [render("reason.no_sensors")]
+    reasons = _Words()
+    if facts.band == "insufficient data":
+        # No claim about walls on data that cannot support one; only what is missing.
+        if facts.driver is None:
+            reasons.add("reason.no_sensors")
+        if facts.cold_home:
+            reasons.add("reason.cold_home", temperature=f"{facts.mean_temperature_c:.1f}", window=window)
     else:
-        reasons = _driver_reasons(facts) + _cause_reasons(facts)
+        _driver_reasons(facts, reasons)
+        _cause_reasons(facts, reasons)
     for missing in facts.missing_rooms:
         if math.isfinite(missing.hours_since_data) and missing.hours_since_data > 24:
-            reasons.append(render("reason.silent_room", room=_room(missing.name),
-                                  days=max(1, round(missing.hours_since_data / 24))))
+            reasons.add("reason.silent_room", room=_room(missing.name),
+                        days=max(1, round(missing.hours_since_data / 24)))
         elif not (math.isfinite(missing.hours_since_data)):
-            reasons.append(render("reason.silent_room", room=_room(missing.name), days=window))
+            reasons.add("reason.silent_room", room=_room(missing.name), days=window)
         else:
-            reasons.append(render("reason.sparse_room", room=_room(missing.name),
-                                  share=_percent(missing.coverage), window=window))
-    if facts.outdoor_climatology:
-        reasons.append(render("reason.climatology"))
+            reasons.add("reason.sparse_room", room=_room(missing.name), share=_percent(missing.coverage),
+                        window=window)
+    if facts.outdoor_climatology and facts.band != "insufficient data":
+        reasons.add("reason.climatology")
     if facts.vulnerable and facts.band != "low":
         who = [render(f"vulnerable.{flag}") for flag in facts.vulnerable]
         listed = who[0] if len(who) == 1 else ", ".join(who[:-1]) + " and " + who[-1]
-        reasons.append(render("reason.vulnerable", who=listed))
+        reasons.add("reason.vulnerable", who=listed)
     if facts.model_label:
-        reasons.append(render("reason.model", model=facts.model_label))
-    return Explanation(reasons=reasons, help=_what_would_help(facts))
+        reasons.add("reason.model", model=facts.model_label)
+    help_ = _Words()
+    _what_would_help(facts, help_)
+    return Explanation(reasons=list(reasons), help=list(help_), reason_keys=reasons.keys, help_keys=help_.keys)
