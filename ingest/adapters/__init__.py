@@ -3,7 +3,10 @@
 Each adapter turns one MQTT message of another system into DampWatch readings
 and rejections, with no I/O::
 
-    adapter(topic, payload, *, received_at, mapping, max_future_s=600) -> AdapterResult
+    adapter(topic, payload, *, received_at, mapping=None, max_future_s=600, options=None) -> AdapterResult
+
+(``options``, an :class:`AdapterOptions`, carries the device map, the codecs and the
+Tasmota time zone; ``mapping`` and ``max_future_s`` remain for callers that predate it)
 
 and applies the native contract's rules through :func:`ingest.parse.reading_from_document`
 (temperature -40..85 °C, humidity 0..100 %, battery 0..10 V, finite numbers, a
@@ -19,16 +22,20 @@ LoRaWAN bytes are decoded by the codecs of :mod:`ingest.codecs`.
 =====================  ==============================================  ======================================
 adapter                topics (default filter)                         device key → default DampWatch id
 =====================  ==============================================  ======================================
-``chirpstack``         ``application/+/device/+/event/+`` (v4)         DevEUI → ``lorawan-<deveui>``
+``chirpstack``         ``application/+/device/+/event/+`` (v4, v3)     DevEUI → ``lorawan-<deveui>``
 ``tts``                ``v3/+/devices/+/#`` (The Things Stack v3)      DevEUI → ``lorawan-<deveui>``, else
                                                                        device id → ``tts-<device id>``
 ``zigbee2mqtt``        ``zigbee2mqtt/#``                               friendly name → ``z2m-<name>``
-``tasmota``            ``tele/+/SENSOR``                               Tasmota topic → ``tasmota-<topic>``
+``tasmota``            ``tele/+/SENSOR``, ``stat/+/STATUS8``,          Tasmota topic → ``tasmota-<topic>``;
+                       ``stat/+/STATUS10``                             several humidity sensors:
+                                                                       ``<topic>/<Sensor>`` each
 ``shelly``             ``shellies/+/sensor/+`` (Gen1 H&T),             Shelly id → ``shelly-<id>``
-                       ``+/events/rpc`` (Gen2+; add ``+/status/+``
-                       if only generic status updates are on)
+                       ``+/events/rpc`` (Gen2+; prefixes with ``/``
+                       need their own filter, e.g. ``home/#``)
 ``senml``              none (choose a filter)                          base name, else the MQTT topic →
                                                                        ``senml-<key>``
+``chirpstack-http``,   ``http/...`` topics that :mod:`ingest.http`     as ``chirpstack`` and ``tts``
+``tts-http``           gives requests (no broker route)
 =====================  ==============================================  ======================================
 
 Device identity
@@ -49,10 +56,18 @@ What counts as a reading
     ``join``/``down/*``/``service/*`` messages and simulated uplinks, Zigbee2MQTT
     ``bridge/*``, ``availability``, ``set`` and ``get`` topics, Tasmota ``STATE``/``LWT``.
     A message that should hold a reading and cannot give one is **dead-lettered** with
-    a :class:`ingest.parse.Reason` code: bad JSON, an uplink with no decoded payload
-    (``missing_field``: configure a codec or payload formatter), humidity without
-    temperature, out-of-range or non-numeric values. Numeric strings such as ``"21.5"``
-    (common in LoRaWAN codecs) are accepted as numbers.
+    a :class:`ingest.parse.Reason` code: bad JSON, an uplink with no decoded payload and
+    no built-in codec for the device (``missing_field``, naming the codecs and the
+    device-map row to add), bytes the codec cannot read (``codec_error``), humidity
+    without temperature, out-of-range or non-numeric values.
+
+Numbers
+    Numeric strings in plain decimal such as ``"21.5"`` (common in LoRaWAN codecs) are
+    accepted as numbers; ``"nan"``, ``"inf"``, hex and ``1_000`` are not. Every conversion
+    is bounded before arithmetic: an integer too large for a float is infinite, so it is
+    rejected as ``not_finite`` and never raises ``OverflowError``. ``1e-400`` is 0.0 (the
+    JSON parser's nearest double); a repeated JSON key refuses the payload
+    (``duplicate_key``, :func:`ingest.parse.decode_payload`).
 
 Field names
     Decoded payloads name their values freely; :data:`LORAWAN_FIELDS` and the other
@@ -63,11 +78,15 @@ Field names
     becomes ``seq``.
 
 Timestamps
-    ChirpStack's ``time`` and The Things Stack's ``uplink_message.received_at`` (network
-    reception time); Shelly Gen2 ``params.ts``; SenML ``bt + t``. Tasmota's ``Time`` is the
-    device's local time without an offset, so unless it carries one (``SetOption52 1``)
-    the ingest time is used, as it is for Zigbee2MQTT and Shelly Gen1, which send none;
-    such readings are flagged untimed (:data:`core.readings.FLAG_UNTIMED`).
+    ChirpStack's ``time`` (v4), else the earliest gateway ``rxInfo[].time`` (v3); The
+    Things Stack's ``uplink_message.received_at`` (network reception time); history and
+    datalog records decoded by a codec keep the device's own time; Shelly Gen2
+    ``params.ts``; SenML ``bt + t``; Zigbee2MQTT ``last_seen`` when it is configured to send
+    it (ISO 8601 or epoch milliseconds). Tasmota's ``Time`` is the device's local time
+    without an offset: it is used when it carries one (``SetOption52 1``) or when its zone
+    is configured (``DAMPWATCH_INGEST_TASMOTA_TIMEZONE``). Otherwise (and for Shelly Gen1,
+    which sends none) the ingest time is used and the reading is flagged untimed
+    (:data:`core.readings.FLAG_UNTIMED`).
 
 Shelly Gen1 H&T pairing
     The Gen1 H&T publishes temperature and humidity as two MQTT messages
@@ -94,6 +113,7 @@ from ingest.adapters.base import (
     KELVIN_OFFSET,
     LORAWAN_FIELDS,
     Adapter,
+    AdapterOptions,
     AdapterResult,
     FieldRule,
     build_reading,
@@ -130,10 +150,38 @@ from ingest.adapters.zigbee2mqtt import ZIGBEE2MQTT_FIELDS, zigbee2mqtt  # noqa:
 DEFAULT_ROUTES: tuple[tuple[str, str], ...] = default_routes()
 
 __all__ = [
-    "ADAPTERS", "DEFAULT_ROUTES", "KELVIN_OFFSET", "LORAWAN_FIELDS", "SENML_BATTERY_NAMES",
-    "SENML_RELATIVE_TIME_LIMIT", "SENML_UNITS", "SHELLY_MAX_PENDING", "SHELLY_PAIR_WINDOW_S", "TASMOTA_FIELDS",
-    "ZIGBEE2MQTT_FIELDS", "Adapter", "AdapterRegistry", "AdapterResult", "FieldRule", "ShellyAdapter",
-    "build_reading", "chirpstack", "default_routes", "extract_fields", "load_json", "parse_routes",
-    "register_adapter", "registry", "registry_from_settings", "resolve_device_id", "select_adapter", "senml", "tasmota",
-    "topic_matches", "tts", "validate_topic_filter", "zigbee2mqtt",
+    "ADAPTERS",
+    "DEFAULT_ROUTES",
+    "KELVIN_OFFSET",
+    "LORAWAN_FIELDS",
+    "SENML_BATTERY_NAMES",
+    "SENML_RELATIVE_TIME_LIMIT",
+    "SENML_UNITS",
+    "SHELLY_MAX_PENDING",
+    "SHELLY_PAIR_WINDOW_S",
+    "TASMOTA_FIELDS",
+    "ZIGBEE2MQTT_FIELDS",
+    "Adapter",
+    "AdapterOptions",
+    "AdapterRegistry",
+    "AdapterResult",
+    "FieldRule",
+    "ShellyAdapter",
+    "build_reading",
+    "chirpstack",
+    "default_routes",
+    "extract_fields",
+    "load_json",
+    "parse_routes",
+    "register_adapter",
+    "registry",
+    "registry_from_settings",
+    "resolve_device_id",
+    "select_adapter",
+    "senml",
+    "tasmota",
+    "topic_matches",
+    "tts",
+    "validate_topic_filter",
+    "zigbee2mqtt",
 ]
