@@ -156,6 +156,10 @@ def _check_config(settings: Settings) -> int:
     if not settings.mqtt_url:
         out.print("note  DAMPWATCH_MQTT_URL is not set: 'dampwatch demo' starts its own broker; "
                   "'dampwatch ingest' will use mqtt://127.0.0.1:1883")
+    from core.broker_durability import crash_window_notes
+
+    for kind, text in crash_window_notes(settings):  # warnings: they do not fail the check
+        out.print(f"[yellow]warn[/]  {text}" if kind == "warn" else f"[green]ok[/]    {text}")
     return 1 if problems else 0
 
 
