@@ -100,10 +100,15 @@ QUALITY_GATE: Final = {
     "min_roc_auc": 0.70,
     "max_calibration_error": 0.10,
     "calibration_slope": (0.5, 2.0),
+    "min_auc_gain_over_physics": 0.005,
+    "max_calibration_error_over_physics": 0.01,
 }
 """A model is used for scoring only if its cross-validated ROC AUC reaches ``min_roc_auc``, its expected
 calibration error is at most ``max_calibration_error`` and its calibration slope lies within
-``calibration_slope``; otherwise the physics score is used."""
+``calibration_slope``, and it beats the physics score on the same held-out folds: its ROC AUC at least
+``min_auc_gain_over_physics`` higher than the physics score's, and its calibration error no more than
+``max_calibration_error_over_physics`` above that of the physics score calibrated on the same training
+folds (a one-feature logistic fit). Otherwise the physics score is used and the model card says why."""
 
 TRUSTED_TYPES: Final = (
     "numpy.dtype",
@@ -303,7 +308,30 @@ def quality_gate(metrics: dict[str, float], gate: dict[str, Any] = QUALITY_GATE)
     slope = metrics.get("calibration_slope", float("nan"))
     if not low <= slope <= high:
         failures.append(f"calibration slope {slope:.2f} is outside {low}-{high}")
+    physics_auc = metrics.get("physics_roc_auc")
+    if physics_auc is not None and not auc >= physics_auc + gate["min_auc_gain_over_physics"]:
+        failures.append(f"cross-validated ROC AUC {auc:.3f} does not beat the physics score's {physics_auc:.3f} "
+                        f"on the same folds (by at least {gate['min_auc_gain_over_physics']})")
+    physics_ece = metrics.get("physics_calibration_error")
+    if physics_ece is not None and not ece <= physics_ece + gate["max_calibration_error_over_physics"]:
+        failures.append(f"calibration error {ece:.3f} is worse than the calibrated physics score's "
+                        f"{physics_ece:.3f} on the same folds")
     return not failures, failures
+
+
+def _physics_out_of_fold(X: pd.DataFrame, y: np.ndarray, splits: list) -> np.ndarray:
+    """The physics score turned into a probability on each held-out fold by a logistic fit on the others."""
+    from sklearn.linear_model import LogisticRegression
+
+    physics = np.nan_to_num(X["physics_score"].to_numpy(dtype=float), nan=0.0).reshape(-1, 1) / 100.0
+    oof = np.full(len(y), np.nan)
+    for train_rows, test_rows in splits:
+        if np.unique(y[train_rows]).size < 2:
+            oof[test_rows] = y[train_rows].mean()
+            continue
+        fit = LogisticRegression(C=1e6, max_iter=1000).fit(physics[train_rows], y[train_rows])
+        oof[test_rows] = fit.predict_proba(physics[test_rows])[:, 1]
+    return oof
 
 
 def train(
@@ -363,7 +391,9 @@ def train(
         )
     oof = np.full(len(y), np.nan)
     fold_auc = []
-    for train_rows, test_rows in GroupKFold(n_splits=n_splits).split(X, y, groups):
+    folds = list(GroupKFold(n_splits=n_splits).split(X, y, groups))
+    physics_oof = _physics_out_of_fold(X, y, folds)
+    for train_rows, test_rows in folds:
         model = _calibrated(X.iloc[train_rows], y[train_rows], groups[train_rows], n_splits, random_state)
         oof[test_rows] = model.predict_proba(X.iloc[test_rows])[:, 1]
         if np.unique(y[test_rows]).size == 2:
@@ -380,6 +410,9 @@ def train(
         "calibration_error": expected_calibration_error(y, oof),
         "calibration_slope": slope,
         "calibration_intercept": intercept,
+        "physics_roc_auc": float(roc_auc_score(y, np.nan_to_num(X["physics_score"].to_numpy(dtype=float),
+                                                                 nan=-1.0))),
+        "physics_calibration_error": expected_calibration_error(y, physics_oof),
     }
     passed, failures = quality_gate(metrics)
     threshold = float(np.quantile(oof, 1.0 - capacity_pct / 100.0))
@@ -412,6 +445,8 @@ def train(
             "min_roc_auc": QUALITY_GATE["min_roc_auc"],
             "max_calibration_error": QUALITY_GATE["max_calibration_error"],
             "calibration_slope": list(QUALITY_GATE["calibration_slope"]),
+            "min_auc_gain_over_physics": QUALITY_GATE["min_auc_gain_over_physics"],
+            "max_calibration_error_over_physics": QUALITY_GATE["max_calibration_error_over_physics"],
         }},
         "git_commit": _git_commit(),
         "libraries": _libraries(),
@@ -473,6 +508,9 @@ def _model_card(metadata: dict[str, Any]) -> str:
         "brier": f"{cv['brier']:.3f}",
         "ece": f"{cv['calibration_error']:.3f}",
         "slope": f"{cv['calibration_slope']:.2f}",
+        "physics_auc": (f"{cv['physics_roc_auc']:.3f}" if "physics_roc_auc" in cv else "not measured"),
+        "physics_ece": (f"{cv['physics_calibration_error']:.3f}" if "physics_calibration_error" in cv
+                        else "not measured"),
         "threshold": f"{metadata['threshold']:.3f}",
         "gate": "passed" if gate["passed"] else "failed: " + "; ".join(gate["failures"]),
         "min_auc": gate["thresholds"]["min_roc_auc"],

@@ -166,9 +166,11 @@ def scored_estate(winter_sim, tmp_path_factory) -> ScoredEstate:
         database.dispose()
 
 
-def inspections(rng: np.random.Generator, homes: int = 150, signal: float = 2.5) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def inspections(rng: np.random.Generator, homes: int = 150, signal: float = 2.5, beyond_physics: float = 2.0
+                ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Synthetic training data: two inspections per home, mould found more often the higher the physics
-    score (unrelated to the features when ``signal`` is 0)."""
+    score and (by ``beyond_physics``) the mould index, which the physics score alone does not see;
+    unrelated to the features when both are 0."""
     from analytics.risk_model import NUMERIC_FEATURES
 
     n = 2 * homes
@@ -176,7 +178,8 @@ def inspections(rng: np.random.Generator, homes: int = 150, signal: float = 2.5)
     X.loc[rng.random(n) < 0.1, "ventilation_remaining"] = np.nan
     X["wall_type"] = rng.choice(np.array(["solid_brick", "cavity_filled", None], dtype=object), n)
     X["dwelling"] = rng.choice(np.array(["house", "flat"], dtype=object), n)
-    y = rng.random(n) < 1.0 / (1.0 + np.exp(-signal * X["physics_score"].to_numpy() + 0.5))
+    logit = signal * X["physics_score"].to_numpy() + beyond_physics * X["mould_index"].to_numpy() - 0.5
+    y = rng.random(n) < 1.0 / (1.0 + np.exp(-logit))
     return X, y, np.repeat(np.arange(homes), 2).astype(str)
 
 

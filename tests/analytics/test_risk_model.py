@@ -22,6 +22,7 @@ from analytics.risk_model import (
     build_pipeline,
     latest_model,
     load_model,
+    _model_card,
     quality_gate,
     save_model,
     train,
@@ -116,7 +117,7 @@ def test_metadata_of_an_unknown_schema_is_refused(trained_model, tmp_path):
 
 def test_a_model_without_signal_fails_the_quality_gate():
     """Outcomes unrelated to the features give a cross-validated AUC near 0.5: the gate fails."""
-    X, y, groups = inspections(np.random.default_rng(5), homes=80, signal=0.0)
+    X, y, groups = inspections(np.random.default_rng(5), homes=80, signal=0.0, beyond_physics=0.0)
     model = train(X, y, groups)
     gate = model.metadata["quality_gate"]
     assert not gate["passed"]
@@ -131,6 +132,13 @@ def test_a_model_without_signal_fails_the_quality_gate():
         ({"roc_auc": 0.8, "calibration_error": 0.2, "calibration_slope": 1.0}, False),
         ({"roc_auc": 0.8, "calibration_error": 0.05, "calibration_slope": 3.0}, False),
         ({"roc_auc": float("nan"), "calibration_error": 0.05, "calibration_slope": 1.0}, False),
+        # Against the physics score on the same folds: it must rank better and calibrate no worse.
+        ({"roc_auc": 0.8, "calibration_error": 0.05, "calibration_slope": 1.0, "physics_roc_auc": 0.79,
+          "physics_calibration_error": 0.05}, True),
+        ({"roc_auc": 0.8, "calibration_error": 0.05, "calibration_slope": 1.0, "physics_roc_auc": 0.84,
+          "physics_calibration_error": 0.05}, False),
+        ({"roc_auc": 0.8, "calibration_error": 0.08, "calibration_slope": 1.0, "physics_roc_auc": 0.7,
+          "physics_calibration_error": 0.03}, False),
     ],
 )
 def test_quality_gate_thresholds(metrics, passed):
@@ -143,3 +151,15 @@ def test_too_few_outcomes_are_refused():
     X, y, groups = inspections(np.random.default_rng(1), homes=10)
     with pytest.raises(ModelError, match="too few outcomes"):
         train(X, y, groups)
+
+
+def test_a_model_that_only_repeats_the_physics_score_is_not_used():
+    """Outcomes that follow the physics score alone: the model cannot beat it, so the gate keeps physics."""
+    X, y, groups = inspections(np.random.default_rng(7), homes=150, signal=2.5, beyond_physics=0.0)
+    model = train(X, y, groups)
+    gate = model.metadata["quality_gate"]
+    cv = model.metadata["cross_validation"]
+    assert cv["roc_auc"] >= 0.7  # it would have passed the old, absolute gate
+    assert not gate["passed"]
+    assert any("does not beat the physics score" in failure for failure in gate["failures"])
+    assert "physics score's ROC AUC on the same folds" in _model_card(model.metadata)
