@@ -36,6 +36,7 @@ from pathlib import Path
 from alerts.outbox import DeliveryError, Sender
 from core.errors import ConfigError
 from core.model_alerts import OutboxMessage
+from core.private_files import private_file
 
 logger = logging.getLogger(__name__)
 
@@ -218,7 +219,7 @@ class LetterQueue:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             path = self.folder / f"{message.id:08d}-{message.message_type}.txt"
-            tmp = path.with_suffix(".tmp")
+            tmp = private_file(path.with_suffix(".tmp"))  # a name and address: mode 0600
             printed = dt.datetime.now(dt.UTC).strftime("%d %B %Y")
             tmp.write_text(f"{message.recipient}\n\n{printed}\n\n{message.subject}\n\n{message.body}\n",
                            encoding="utf-8")

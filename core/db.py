@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import ConfigError
+from core.private_files import private_file
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ def make_engine(url: str) -> Engine:
         raise ConfigError(f"DAMPWATCH_DATABASE_URL {url!r} is not a database URL: {exc}") from exc
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_file(parsed.database)  # mode 0600: it holds tenants' contacts and case notes
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

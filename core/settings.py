@@ -266,7 +266,7 @@ class Settings(BaseSettings):
 
     # --- retention of personal data ('dampwatch retention run'; 0 keeps for ever) ---
     retention_readings_days: int = Field(0, ge=0, description="Delete readings older than this many days.")
-    retention_dead_letters_days: int = Field(90, ge=0, description="Delete dead letters older than this many days.")
+    retention_dead_letters_days: int = Field(30, ge=0, description="Delete dead letters older than this many days.")
     retention_messages_days: int = Field(
         730, ge=0, description="Delete sent, failed and suppressed outbox messages older than this many days."
     )

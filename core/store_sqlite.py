@@ -14,10 +14,10 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import ConfigError, StoreError
+from core.private_files import private_file
 from core.readings import HOURLY_COLUMNS, Reading, WriteResult, empty_hourly, utc
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def _path_from_url(url: str) -> str:
     if not path:
         raise ConfigError(f"SQLite readings URL {url!r} names no file")
     if path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)  # mode 0600, like the app database
     return path
 
 

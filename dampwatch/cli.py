@@ -689,6 +689,7 @@ COMMAND_MODULES = (
     "dampwatch.commands_alerts",  # alerts run, outbox deliver, tenants import
     "dampwatch.commands_ingest_http",  # ingest-http
     "dampwatch.commands_ingest",  # dead-letters [prune], quarantine list|replay
+    "dampwatch.commands_privacy",  # tenants export|erase, retention run
 )
 
 
