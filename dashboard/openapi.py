@@ -604,7 +604,7 @@ def _document() -> dict[str, Any]:
                 f"page until it is null. `limit` sets the page size (default {DEFAULT_LIMIT}, at most "
                 f"{MAX_LIMIT}).\n\n"
                 f"**Times** are ISO 8601 in UTC (`2026-01-05T09:00:00Z`); a time you send must carry a time zone "
-                "(`Z` or an offset) and fall between the years {EARLIEST_YEAR} and {LATEST_YEAR}, like every date you send; "
+                f"(`Z` or an offset) and fall between the years {EARLIEST_YEAR} and {LATEST_YEAR}, like every date you send; "
                 f"`aware_at` may not be in the future or before {EARLIEST_YEAR}. Ids are whole numbers from 1 to "
                 f"{MAX_ID}. Dates (`scheduled_for`) are days in Europe/London."
             ),
