@@ -204,3 +204,83 @@ def test_store_down_answers_503_and_the_retry_is_stored_once(http_settings, data
             assert session.get(DeviceHealth, f"lorawan-{ELSYS_DEV_EUI}").last_seen.replace(tzinfo=dt.UTC) == at
     finally:
         store.close()
+
+
+def test_any_body_is_answered_200_while_the_store_is_up(http_settings, store, database):
+    """Hypothesis: whatever a sender posts (any bytes, any JSON), the answer is 200 and nothing raises."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    bodies = st.one_of(
+        st.binary(max_size=300),
+        st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+                     lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
+                     max_leaves=10).map(lambda v: json.dumps(v).encode()),
+    )
+    with HttpIngestServer(build_http_ingest(http_settings, store, database), port=0) as server:
+        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(body=bodies, integration=st.sampled_from([("council-cs", SECRET_CS), ("council-tts", SECRET_TTS)]))
+        def check(body, integration):
+            name, secret = integration
+            status, answer, _ = post(server, f"/ingest/{name}?event=up", body, secret=secret)
+            assert status == 200, answer
+            assert answer["stored"] == 0
+
+        check()
+        assert set(server.ingest.counts) == {200}
+
+
+def test_the_ingest_http_command_serves_until_sigterm(http_settings, tmp_path):
+    """'dampwatch ingest-http' starts from the environment, stores a pushed uplink and stops cleanly on SIGTERM."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    database = Database(f"sqlite:///{tmp_path}/app.db")
+    register(database, "lorawan-0004a30b001c0530")
+    database.dispose()
+    env = {name: value for name, value in os.environ.items() if not name.startswith("DAMPWATCH_")}
+    env.update({
+        "DAMPWATCH_VAR_DIR": str(tmp_path), "DAMPWATCH_DATABASE_URL": f"sqlite:///{tmp_path}/app.db",
+        "DAMPWATCH_READINGS_URL": f"sqlite:///{tmp_path}/readings.db", "DAMPWATCH_METRICS_PORT": "0",
+        "DAMPWATCH_INGEST_HTTP_INTEGRATIONS": "council-tts=tts",
+        "DAMPWATCH_INGEST_HTTP_PORT": str(port),
+    })
+    secrets = tmp_path / "http-secrets"
+    secrets.write_text(f"council-tts={SECRET_TTS}\n")
+    env["DAMPWATCH_INGEST_HTTP_SECRETS_FILE"] = str(secrets)
+    process = subprocess.Popen([sys.executable, "-c", "from dampwatch.cli import main; main()", "ingest-http"],
+                               env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.communicate()[1][-2000:]
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "ingest-http did not start listening"
+                time.sleep(0.2)
+        at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        body = mutate(TTS_UPLINK, lambda d: d["uplink_message"].update(
+            received_at=iso(at), decoded_payload={"temperature": 20.0, "humidity": 65.0}))
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("POST", "/ingest/council-tts", body=body, headers={"Authorization": f"Bearer {SECRET_TTS}"})
+        response = connection.getresponse()
+        assert (response.status, json.loads(response.read())["stored"]) == (200, 1)
+        connection.close()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err[-2000:]
+    assert "HTTP ingest listening" in err and SECRET_TTS not in err
+    store = open_store(f"sqlite:///{tmp_path}/readings.db")
+    try:
+        assert [(r.device_id, r.humidity_pct) for r in store.iter_readings()] == [("lorawan-0004a30b001c0530", 65.0)]
+    finally:
+        store.close()
