@@ -11,7 +11,8 @@ the vulnerability flags (``yes``/``no``/blank) may be blank; so may
 ``device_id`` for a room without a sensor. Importing again updates what
 changed: a device that now sits in another room has its old installation
 closed and a new one opened, so its history is kept. Bad rows are reported
-with their line numbers; good rows are kept.
+with their line numbers; good rows are kept. The file may be gzip-compressed and in UTF-8 (with or without
+a byte-order mark) or Windows-1252, as Excel saves it (:func:`core.textfile.open_text`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from core.model import (
     utcnow,
     validate_device_id,
 )
+from core.textfile import open_text
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +162,7 @@ def read_asset_csv(path: Path) -> tuple[list[AssetRow], list[RowError]]:
     """Read and validate an asset register CSV; bad rows come back as errors, with line numbers."""
     rows: list[AssetRow] = []
     errors: list[RowError] = []
-    with open(path, newline="", encoding="utf-8-sig") as handle:
+    with open_text(path) as handle:
         reader = csv.DictReader(handle)
         missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:

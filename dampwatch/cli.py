@@ -196,9 +196,11 @@ def properties() -> None:
 
 @properties.command("import")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--allow-errors", is_flag=True, help="Exit 0 even if some rows were rejected (a partial import).")
 @pass_context
-def properties_import(context: Context, csv_file: Path) -> None:
-    """Import or update the asset register from CSV_FILE (one row per room)."""
+def properties_import(context: Context, csv_file: Path, allow_errors: bool) -> None:
+    """Import or update the asset register from CSV_FILE (one row per room; plain or .gz, UTF-8 or
+    Windows-1252)."""
     from core.assets import import_assets, read_asset_csv
 
     try:
@@ -216,6 +218,7 @@ def properties_import(context: Context, csv_file: Path) -> None:
         f"{report.moved} devices moved"
     )
     _print_row_errors(errors)
+    _exit_if_rejected(len(errors), allow_errors)
 
 
 def _print_row_errors(errors: list) -> None:
@@ -381,28 +384,50 @@ def readings() -> None:
 
 @readings.command("import")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--map", "header_map", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Header map (column,device_id,quantity) for a logger file with one column per sensor.")
+@click.option("--allow-errors", is_flag=True, help="Exit 0 even if some rows were rejected (a partial import).")
 @pass_context
-def readings_import(context: Context, csv_file: Path) -> None:
-    """Backfill readings from a data logger CSV (device_id,ts,temperature_c,humidity_pct[,battery_v,seq])."""
-    from sqlalchemy import select
-
-    from core.model import Device
+def readings_import(context: Context, csv_file: Path, header_map: Path | None, allow_errors: bool) -> None:
+    """Backfill readings from a data logger CSV, plain or .gz, UTF-8 or Windows-1252: device_id,ts,temperature_c,
+    humidity_pct[,battery_v,seq]; or device_id,ts,quantity,value; or a wide logger file with --map."""
     from ingest.backfill import backfill_csv
 
-    with context.database.session() as session:
-        known = set(session.scalars(select(Device.device_id)))
-    with open(csv_file, encoding="utf-8-sig") as handle:
-        total = sum(1 for _ in handle) - 1
+    known = _known_devices(context)
     try:
         with progress_bar() as bar:
-            task = bar.add_task("storing readings", total=max(total, 0), rate="")
-            report = backfill_csv(csv_file, context.store, known_devices=known,
+            task = bar.add_task("storing readings", total=None, rate="")
+            report = backfill_csv(csv_file, context.store, known_devices=known, header_map=header_map,
                                   progress=lambda n: bar.advance(task, n))
     except DampWatchError as exc:
         raise click.ClickException(str(exc)) from exc
-    out.print(f"read {report.rows} rows: {report.stored} readings stored, {report.duplicates} already there, "
-              f"{len(report.errors)} rejected")
+    out.print(f"read {report.rows} rows ({report.layout} layout, {report.encoding}): {report.stored} readings "
+              f"stored, {report.duplicates} already there, {report.rejected} rejected")
     _print_row_errors(report.errors)
+    _exit_if_rejected(report.rejected, allow_errors, report.reject_summary())
+
+
+def _known_devices(context: Context) -> set[str]:
+    from sqlalchemy import select
+
+    from core.model import Device
+
+    with context.database.session() as session:
+        return set(session.scalars(select(Device.device_id)))
+
+
+def _exit_if_rejected(rejected: int, allow_errors: bool, summary: list[tuple[str, int]] | None = None) -> None:
+    """Exit 1 when rows were rejected, unless the user accepts a partial import."""
+    if not rejected:
+        return
+    for reason, count in summary or []:
+        console.print(f"  {count} x {reason}")
+    if allow_errors:
+        console.print(f"[yellow]{rejected} row(s) rejected; the rest were imported (--allow-errors).[/]")
+        return
+    console.print(f"[red]{rejected} row(s) rejected: exit status 1.[/] Fix them and import again (importing is "
+                  "safe to repeat), or pass --allow-errors to accept a partial import.")
+    raise SystemExit(1)
 
 
 @readings.command("export")

@@ -50,13 +50,19 @@ def test_properties_import_reports_bad_rows_by_line_and_keeps_good_ones(env, tmp
     path = tmp_path / "register.csv"
     path.write_text(REGISTER)
     result = run("properties", "import", str(path))
-    assert result.exit_code == 0, result.output
+    # Rejected rows make the import fail (exit 1) though the good rows are kept ...
+    assert result.exit_code == 1, result.output
+    assert "5 row(s) rejected: exit status 1" in result.output and "--allow-errors" in result.output
     assert "2 new properties" in result.output and "3 new rooms" in result.output
     assert "line 5: UPRN '12345678901234' is not valid" in result.output
     assert "line 6: postcode 'NOTAPOSTCODE'" in result.output
     assert "line 7: child_under_15 must be yes, no or blank" in result.output
     assert "line 8: room_type 'attic'" in result.output
     assert "line 9: device dev-bath-1 is already placed on line 2" in result.output
+    # ... unless a partial import is accepted.
+    again = run("properties", "import", "--allow-errors", str(path))
+    assert again.exit_code == 0, again.output
+    assert "5 row(s) rejected; the rest were imported" in again.output
 
 
 def test_reimport_moves_a_device_and_keeps_history(env, tmp_path):
@@ -89,6 +95,7 @@ def test_readings_import_and_export_round_trip(env, tmp_path):
     )
     result = run("readings", "import", str(logger_csv))
     assert "3 readings stored" in result.output and "line 5: humidity_out_of_range" in result.output
+    assert result.exit_code == 1 and "1 x humidity_out_of_range" in result.output
     exported = tmp_path / "out.csv"
     run("readings", "export", "-o", str(exported))
     lines = logger_csv.read_text().splitlines()
