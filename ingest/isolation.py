@@ -20,8 +20,11 @@ How a failure is judged (:func:`is_outage`):
   a string too big, an invalid value, HTTP 400/413/422) is a data error; one that
   names a lock, a timeout, a refused or lost connection, a full or read-only disk
   is an outage;
-- anything else is judged by a probe: if the app database and the store both
-  answer a trivial query now, the failure was the batch's, not theirs.
+- a missing table or column, or a permission refused, is the set-up's fault: an
+  outage (spooled until someone fixes it), whatever its type;
+- anything else is judged by a probe: if the app database answers a query on
+  the tables ingest writes and the store answers a read now, the failure was the
+  batch's, not theirs.
 """
 
 from __future__ import annotations
@@ -49,6 +52,11 @@ _DATA_WORDS = (
     "surrogates not allowed", "invalid byte sequence", "numeric field overflow", "http 400", "http 413",
     "http 422", "bad request", "payload too large", "unprocessable",
 )
+#: Failures of the set-up, not of a message (a database not migrated, a user without rights): outages.
+_SETUP_WORDS = (
+    "no such table", "no such column", "does not exist", "undefined table", "undefinedtable", "undefined column",
+    "permission denied", "insufficient privilege", "authentication", "password",
+)
 _OUTAGE_WORDS = (
     "locked", "busy", "disk i/o", "unable to open", "connect", "timeout", "timed out", "refused", "unreachable",
     "closed", "reset by peer", "broken pipe", "no space", "disk full", "read-only", "readonly", "terminat",
@@ -70,6 +78,9 @@ def is_outage(exc: BaseException, probe: Callable[[], bool]) -> bool:
 
     if not isinstance(exc, DampWatchError | OSError | sa_exc.SQLAlchemyError):
         return False
+    text = failure_text(exc).lower()
+    if any(word in text for word in _SETUP_WORDS):
+        return True
     if isinstance(
         exc,
         sa_exc.DataError | sa_exc.IntegrityError | sa_exc.ProgrammingError | sa_exc.NotSupportedError
@@ -78,7 +89,6 @@ def is_outage(exc: BaseException, probe: Callable[[], bool]) -> bool:
         return False
     if isinstance(exc, sa_exc.StatementError) and not isinstance(exc, sa_exc.DBAPIError):
         return False  # a parameter could not even be converted: that is the value's fault
-    text = failure_text(exc).lower()
     if any(word in text for word in _DATA_WORDS):
         return False
     if isinstance(exc, ConnectionError | TimeoutError) or any(word in text for word in _OUTAGE_WORDS):

@@ -171,7 +171,8 @@ class BatchWriter:
 
         try:
             with self.database.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+                for table in ("device", "device_health", "dead_letter"):
+                    conn.execute(text(f"SELECT 1 FROM {table} LIMIT 1"))
             self.store.latest(["dampwatch-probe"])
         except Exception as exc:  # any failure means "not reachable"
             logger.debug("outage probe failed: %s", type(exc).__name__)
