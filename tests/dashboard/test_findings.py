@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import re
 import stat
 import zipfile
 
@@ -17,7 +18,7 @@ from core.model import ApiToken, AuditEvent, Case, CaseEvent, Tenant, User
 from core.model_alerts import TenantLoginToken
 from dashboard.api_tokens import TokenError, create_token
 from dashboard.extensions import EXTENSION_KEY
-from tests.alerts.conftest import OTHER_UPRN, UPRN, add_home
+from tests.alerts.conftest import OTHER_UPRN, UPRN, add_home, smtp_server, smtp_settings  # noqa: F401 (fixture)
 from tests.dashboard.conftest import STAFF_PASSWORD, ClientRequest
 from tests.dashboard.test_tenant import link_messages, sign_in_as_tenant
 
@@ -346,3 +347,36 @@ def test_case_events_of_tenants_are_never_shown_across_homes(client_request, app
     assert "Sam's private words" not in page.text and "Beech Road" in page.text
     with _db(app).session() as session:
         assert session.scalar(select(CaseEvent.id)) is not None
+
+
+# -- the emailed link, followed as sent ---------------------------------------------------------------------------
+
+
+def test_the_emailed_sign_in_link_is_followed_as_sent(app, smtp_server, settings):  # noqa: F811
+    """The link in the mail the SMTP server received is an absolute address on the public URL; following that
+    very address (its path, on this app) shows the landing page, and pressing Continue signs the tenant in."""
+    from alerts.channels import build_senders
+    from alerts.outbox import RetryPolicy, deliver_due
+
+    parts = app.extensions[EXTENSION_KEY]
+    database = parts.database
+    with database.session() as session:
+        add_home(session)
+    tenant = ClientRequest(app, app.test_client())
+    tenant.post("tenant.sign_in", _data={"contact": "sam@example.org"})
+    deliver_due(database, build_senders(smtp_settings(settings, smtp_server)), RetryPolicy())
+    [mail] = smtp_server.received
+    body = mail["message"].get_content()
+    [link] = re.findall(r"\S+/tenant/link/\S+", body)
+    public = parts.settings.web_public_url.rstrip("/")
+    assert link.startswith(public + "/tenant/link/"), link  # absolute, on the public address, not a bare path
+    path = link[len(public):]
+    landing = tenant.client.get(path)
+    assert landing.status_code == 200 and "Continue" in landing.get_data(as_text=True)
+    from bs4 import BeautifulSoup
+
+    page = BeautifulSoup(landing.get_data(as_text=True), "html.parser")
+    form_token = page.select_one("main form input[name=csrf_token]")["value"]
+    response = tenant.client.post(path, data={"csrf_token": form_token})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/tenant/")
+    assert tenant.client.get("/tenant/").status_code == 200
