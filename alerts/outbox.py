@@ -241,14 +241,22 @@ def deliver_one(database: Database, message_id: int, senders: Mapping[str, Sende
             row.status = "failed"
             row.last_error = str(error)[:2000]
             logger.warning("message %d (%s via %s) failed after %d attempt(s): %s", row.id, row.message_type,
-                           row.channel, row.attempts, error)
+                           row.channel, row.attempts, _without(str(error), row.recipient))
         else:
             row.status = "pending"
             row.next_attempt_at = finished + policy.delay(row.attempts)
             row.last_error = str(error)[:2000]
             logger.info("message %d (%s via %s) not delivered (attempt %d), retrying at %s: %s", row.id,
-                        row.message_type, row.channel, row.attempts, row.next_attempt_at.isoformat(), error)
+                        row.message_type, row.channel, row.attempts, row.next_attempt_at.isoformat(),
+                        _without(str(error), row.recipient))
         return row.status
+
+
+def _without(text: str, recipient: str) -> str:
+    """``text`` for the log, with the recipient's address or number replaced (it stays in the outbox row)."""
+    for part in filter(None, (recipient or "").splitlines()):
+        text = text.replace(part, "<recipient>")
+    return text
 
 
 def recover_stale(session: Session, policy: RetryPolicy, now: dt.datetime) -> int:

@@ -102,6 +102,24 @@ def _api_error(error: ApiError) -> Response:
     return error_response(error.status, error.code, error.message)
 
 
+#: Reads that return personal data (households' vulnerability, tenants' words in cases, findings in homes):
+#: each answered one is recorded in the audit log with the token that asked.
+PERSONAL_READS = ("api.list_properties", "api.get_property", "api.list_risk", "api.list_cases", "api.get_case",
+                  "api.list_inspections")
+
+
+@bp.after_request
+def _audit_personal_reads(response: Response) -> Response:
+    if request.endpoint in PERSONAL_READS and response.status_code == 200 and g.get("api_user") is not None:
+        from dashboard.auth import audit
+
+        object_id = (request.view_args or {}).get("uprn") or (request.view_args or {}).get("case_id")
+        with get_database().session() as session:
+            audit(session, "api.read", request.endpoint.removeprefix("api."), object_id,
+                  token_id=g.get("api_token_id"), query=request.query_string.decode("ascii", "replace")[:500])
+    return response
+
+
 def _bad(message: str, code: str = "invalid_parameter") -> ApiError:
     return ApiError(400, code, message)
 

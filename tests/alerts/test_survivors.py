@@ -130,8 +130,9 @@ class RefusingSmtp:
         self.controller.stop()
 
 
-def test_an_address_a_real_smtp_server_refuses_fails_once_and_is_not_retried(tmp_path, alert_settings):
-    """550 from the server: the message is failed after one attempt with the server's words; others are sent."""
+def test_an_address_a_real_smtp_server_refuses_fails_once_and_is_not_retried(tmp_path, alert_settings, caplog):
+    """550 from the server: the message is failed after one attempt with the server's words; others are sent.
+    The log says so without the tenant's address (the outbox row keeps it for staff)."""
     database = Database(f"sqlite:///{tmp_path}/smtp.db")
     try:
         with RefusingSmtp("gone@example.org") as server:
@@ -143,6 +144,7 @@ def test_an_address_a_real_smtp_server_refuses_fails_once_and_is_not_retried(tmp
                             dedup_key=key)
             senders = build_senders(settings)
             policy = RetryPolicy(max_attempts=12, base_s=0.001, max_s=0.001)
+            caplog.set_level("INFO", logger="alerts.outbox")
             for _ in range(5):  # passes of the worker: a retried refusal would show here
                 deliver_due(database, senders, policy, now=dt.datetime.now(UTC) + dt.timedelta(hours=1))
             with database.session() as session:
@@ -151,6 +153,7 @@ def test_an_address_a_real_smtp_server_refuses_fails_once_and_is_not_retried(tmp
                 assert "gone@example.org" in rows["gone@example.org"].last_error
                 assert rows["here@example.org"].status == "sent"
             assert server.rcpt_attempts.count("gone@example.org") == 1
+            assert "failed after 1 attempt" in caplog.text and "gone@example.org" not in caplog.text
             assert server.received == ["here@example.org"]
     finally:
         database.dispose()

@@ -380,3 +380,25 @@ def test_the_emailed_sign_in_link_is_followed_as_sent(app, smtp_server, settings
     response = tenant.client.post(path, data={"csrf_token": form_token})
     assert response.status_code == 302 and response.headers["Location"].endswith("/tenant/")
     assert tenant.client.get("/tenant/").status_code == 200
+
+
+def test_api_reads_of_personal_data_are_audited(app, staff):
+    """Reading a case or a property through the API is in the audit log with who, which token and what."""
+    from core.cases import open_case
+
+    with _db(app).session() as session:
+        add_home(session, UPRN)
+        token = create_token(session, session.get(User, staff.manager.id), "Housing system")
+        case_id = open_case(session, uprn=UPRN, aware_at=dt.datetime.now(dt.UTC), source="officer",
+                            actor="officer@example.org").id
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get(f"/api/v1/cases/{case_id}", headers=headers).status_code == 200
+    assert client.get(f"/api/v1/properties/{UPRN}", headers=headers).status_code == 200
+    assert client.get("/api/v1/openapi.json").status_code == 200
+    assert client.get("/api/v1/cases/99999", headers=headers).status_code == 404
+    with _db(app).session() as session:
+        reads = session.scalars(select(AuditEvent).where(AuditEvent.action == "api.read").order_by(AuditEvent.id)).all()
+    assert [(e.actor, e.object_type, e.object_id) for e in reads] == [
+        (staff.manager.email, "get_case", str(case_id)), (staff.manager.email, "get_property", UPRN)]
+    assert all(e.detail["token_id"] for e in reads)
