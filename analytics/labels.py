@@ -12,6 +12,7 @@ from typing import Final
 import pandas as pd
 
 from analytics.errors import OutcomesError
+from core.causes import CAUSES
 from core.errors import ValidationError
 from core.model import normalise_uprn
 
@@ -114,5 +115,13 @@ def read_truth_csv(path: Path) -> pd.DataFrame:
         damp_prone=("property_damp_prone", "first"), cause=("property_cause", "first")
     )
     per_property["damp_prone"] = per_property["damp_prone"].astype(str).str.lower().isin(["true", "1", "yes"])
-    per_property["cause"] = per_property["cause"].fillna("none").astype(str)
+    per_property["cause"] = per_property["cause"].fillna("none").astype(str).str.strip()
+    unknown = sorted(set(per_property["cause"]) - set(CAUSES) - {"none", ""})
+    if unknown:
+        raise OutcomesError(
+            f"{path} names cause(s) {', '.join(repr(c) for c in unknown)} that DampWatch does not know; use "
+            f"{', '.join(CAUSES)} or none (the codes of core/causes.py), so that no home is silently counted "
+            "as a wrong cause"
+        )
+    per_property.loc[per_property["cause"] == "", "cause"] = "none"
     return per_property

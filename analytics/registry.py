@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from analytics.climate import climatology
 from analytics.constants import DESIGN_TEMPERATURE_FACTOR
 from analytics.fabric import temperature_factor_prior
+from analytics.weather import ESTATE_AREA, postcode_area
 from core.model import Installation, Property, Room, WeatherHour, postcode_district
 from core.readings import ReadingsStore
 
@@ -385,7 +386,10 @@ def outdoor_conditions(
         by_district.setdefault(district, []).append(row)
     estate_t = _mean_series(list(temp), n_hours)
     estate_h = _mean_series(list(rh), n_hours)
-    weather = _weather_series(session, sorted(set(registry.properties["district"])), start_hour, end_hour)
+    districts = sorted(set(registry.properties["district"]))
+    weather_areas = sorted(set(districts) | {postcode_area(d) for d in districts} | {ESTATE_AREA})
+    weather = _weather_series(session, weather_areas, start_hour, end_hour)
+    no_weather = (np.full(n_hours, np.nan), np.full(n_hours, np.nan))
     clim_t, clim_h = climatology(np.arange(start_hour, end_hour))
 
     chains: dict[tuple, int] = {}
@@ -402,7 +406,12 @@ def outdoor_conditions(
     for (site, district), row in chains.items():
         site_rows = by_site.get(site, []) if site is not None else []
         other_rows = [r for r in by_district.get(district, []) if r not in site_rows]
-        weather_t, weather_h = weather.get(district, (np.full(n_hours, np.nan), np.full(n_hours, np.nan)))
+        # The district's weather, else its postcode area's, else the whole estate's, hour by hour.
+        weather_t, weather_h = (values.copy() for values in weather.get(district, no_weather))
+        for wider in (postcode_area(district), ESTATE_AREA):
+            wider_t, wider_h = weather.get(wider, no_weather)
+            fill = ~np.isfinite(weather_t) & np.isfinite(wider_t)
+            weather_t[fill], weather_h[fill] = wider_t[fill], wider_h[fill]
         candidates = [
             (_mean_series([temp[r] for r in site_rows], n_hours), _mean_series([rh[r] for r in site_rows], n_hours)),
             (_mean_series([temp[r] for r in other_rows], n_hours),

@@ -6,7 +6,9 @@ The file has one row per observation::
     LS6,2026-01-05T00:00:00Z,3.4,91
 
 ``area`` is a postcode district (the outward code, e.g. ``LS6``; a full postcode is accepted and cut to
-its district); ``ts`` is UTC (ISO 8601, or seconds since the epoch; a time without a zone is taken as
+its district), a postcode area (the letters alone, e.g. ``HX``: every district in it), or ``*`` (also
+``all`` or ``estate``: the whole estate). A home takes, hour by hour, its district's weather, else its
+area's, else the estate's. The file may be gzip-compressed and in UTF-8 or Windows-1252; ``ts`` is UTC (ISO 8601, or seconds since the epoch; a time without a zone is taken as
 UTC); ``humidity_pct`` may be blank. Observations are averaged into whole hours and stored per area and
 hour; importing again replaces the hours the new file covers, so an import is idempotent.
 """
@@ -27,15 +29,21 @@ from sqlalchemy.orm import Session
 
 from analytics.errors import WeatherError
 from core.assets import RowError
+from core.errors import ValidationError
 from core.model import WeatherHour, utcnow
+from core.textfile import open_text
 
-__all__ = ["WEATHER_COLUMNS", "WeatherImport", "import_weather", "read_weather_csv"]
+__all__ = ["ESTATE_AREA", "WEATHER_COLUMNS", "WeatherImport", "import_weather", "postcode_area", "read_weather_csv"]
 
 logger = logging.getLogger(__name__)
 
 WEATHER_COLUMNS: Final = ("area", "ts", "temperature_c", "humidity_pct")
 REQUIRED_COLUMNS: Final = ("area", "ts", "temperature_c")
 DISTRICT_PATTERN: Final = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
+AREA_PATTERN: Final = re.compile(r"^[A-Z]{1,2}$")
+ESTATE_AREA: Final = "*"
+"""The ``area`` of weather that applies to every home (written ``*``, ``all`` or ``estate`` in a file)."""
+_ESTATE_WORDS: Final = frozenset({"*", "ALL", "ESTATE"})
 TEMPERATURE_RANGE_C: Final = (-40.0, 50.0)
 _BATCH_ROWS: Final = 5000
 
@@ -50,11 +58,21 @@ class WeatherImport:
     errors: list[RowError] = dataclasses.field(default_factory=list)
 
 
+def postcode_area(district: str) -> str:
+    """The postcode area of a district: its leading letters (``HX`` for ``HX1``)."""
+    return re.match(r"^[A-Z]*", district.upper()).group(0)
+
+
 def _area(value: str) -> str:
     text = re.sub(r"\s+", " ", value.strip().upper())
+    if text in _ESTATE_WORDS:
+        return ESTATE_AREA
+    if AREA_PATTERN.match(text):
+        return text
     district = text.split(" ", 1)[0] if " " in text else (text[:-3] if len(text) > 4 else text)
     if not DISTRICT_PATTERN.match(district):
-        raise ValueError(f"area {value!r} is not a postcode district (for example LS6) or a postcode")
+        raise ValueError(f"area {value!r} is not a postcode district (for example LS6), a postcode area (HX), "
+                         "a postcode, or * for the whole estate")
     return district
 
 
@@ -104,7 +122,7 @@ def read_weather_csv(path: Path) -> tuple[pd.DataFrame, list[RowError], int]:
     """
     records, errors, rows = [], [], 0
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
+        with open_text(path) as handle:
             reader = csv.DictReader(handle)
             missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
@@ -123,8 +141,8 @@ def read_weather_csv(path: Path) -> tuple[pd.DataFrame, list[RowError], int]:
                     ))
                 except ValueError as exc:
                     errors.append(RowError(reader.line_num, str(exc)))
-    except OSError as exc:
-        raise WeatherError(f"cannot read the weather file {path}: {exc.strerror or exc}") from exc
+    except (OSError, ValidationError) as exc:
+        raise WeatherError(f"cannot read the weather file {path}: {getattr(exc, 'strerror', None) or exc}") from exc
     frame = pd.DataFrame(records, columns=list(WEATHER_COLUMNS))
     if frame.empty:
         return pd.DataFrame(columns=["area", "hour", "temperature_c", "humidity_pct"]), errors, rows

@@ -117,7 +117,7 @@ def score(context, full: bool, until, history_days: int, rewind_days: int, model
     from analytics.scoring import score_estate
 
     model = _choose_model(_model_dir(context, model_dir), physics_only)
-    now = until.replace(tzinfo=dt.UTC) if until is not None else None
+    now = until.replace(tzinfo=dt.UTC) if until is not None else _historic_end(context)
     with context.database.session() as session:
         from sqlalchemy import func, select
 
@@ -142,6 +142,38 @@ def score(context, full: bool, until, history_days: int, rewind_days: int, model
               f"{report.room_hours:,} room-hours in {report.seconds:.1f} s; "
               f"score from {report.model_name} {report.model_version}")
     out.print("export it with: dampwatch risk export --format csv -o risk.csv")
+
+
+def _historic_end(context):
+    """Where to score up to when no --until is given: now, unless every reading is historic.
+
+    Data that ends more than the 14-day window ago is an old export (a backfill), not a live estate: it is
+    scored up to its newest reading, and the command says so. Data that stopped more recently may be an
+    outage, so it is scored up to now (its homes read "insufficient data", never safe) with a warning
+    naming --until.
+    """
+    import datetime as dt
+
+    from analytics.features import WINDOW_DAYS
+    from analytics.risk import SILENT_AFTER_HOURS
+
+    latest = context.store.latest()
+    if not latest:
+        return None
+    newest = max(reading.ts for reading in latest.values())
+    now = dt.datetime.now(dt.UTC)
+    age = now - newest
+    if age > dt.timedelta(days=WINDOW_DAYS):
+        end = newest.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
+        console.print(f"[yellow]The newest reading is from {newest:%Y-%m-%d %H:%M} UTC, {age.days} days ago: "
+                      f"scoring up to {end:%Y-%m-%d %H:%M} UTC, the end of the data.[/] Pass --until to score "
+                      "up to another time.")
+        return end
+    if age > dt.timedelta(hours=SILENT_AFTER_HOURS):
+        console.print(f"[yellow]No sensor has reported since {newest:%Y-%m-%d %H:%M} UTC ({age.days} days): "
+                      "every home will read 'insufficient data'.[/] If this is historic data, score it with "
+                      f"--until {newest:%Y-%m-%dT%H:%M}; otherwise check the ingestor and the sensors.")
+    return None
 
 
 # -- risk export ----------------------------------------------------------------------------------------
@@ -332,9 +364,11 @@ def weather() -> None:
 
 @weather.command("import")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--allow-errors", is_flag=True, help="Exit 0 even if some rows were rejected (a partial import).")
 @pass_context
-def weather_import(context, csv_file: Path) -> None:
-    """Import hourly weather (area,ts,temperature_c,humidity_pct; area = postcode district such as LS6)."""
+def weather_import(context, csv_file: Path, allow_errors: bool) -> None:
+    """Import hourly weather (area,ts,temperature_c,humidity_pct; area = a postcode district such as LS6, a
+    postcode area such as HX, or * for the whole estate; plain or .gz, UTF-8 or Windows-1252)."""
     from analytics.weather import import_weather
 
     started = time.monotonic()
@@ -350,6 +384,10 @@ def weather_import(context, csv_file: Path) -> None:
         console.print(f"[yellow]{len(report.errors)} row(s) were not imported; fix them and import again:[/]")
         for error in report.errors[:50]:
             console.print(f"  {error}")
+        if not allow_errors:
+            console.print(f"[red]{len(report.errors)} row(s) rejected: exit status 1.[/] Fix them and import "
+                          "again (importing is safe to repeat), or pass --allow-errors to accept a partial import.")
+            raise SystemExit(1)
 
 
 COMMANDS = (score, risk, train, evaluate, weather)

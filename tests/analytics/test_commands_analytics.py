@@ -127,6 +127,44 @@ def test_weather_import_command(context, tmp_path):
     result = run(weather, ["import", str(path)], context)
     assert "1 hours stored for LS6; 1 rows left out" in result.output
     assert "line 3: ts 'never'" in result.output
+    assert result.exit_code == 1 and "--allow-errors" in result.output
+    assert run(weather, ["import", "--allow-errors", str(path)], context).exit_code == 0
+
+
+def test_weather_for_a_postcode_area_or_the_whole_estate(context, tmp_path):
+    """An area such as HX and '*' (the estate) are accepted, gzip and Windows-1252 too; 'HX9Z9' is not."""
+    import gzip
+
+    path = tmp_path / "weather.csv.gz"
+    text = ("area,ts,temperature_c,humidity_pct,station\n"
+            "HX,2026-01-05T00:00:00Z,3,90,Halifax °\n"
+            "estate,2026-01-05T00:00:00Z,4,88,\n"
+            "*,2026-01-05T01:00:00Z,4.5,87,\n"
+            "HX9Z9,2026-01-05T00:00:00Z,3,90,\n")
+    path.write_bytes(gzip.compress(text.encode("cp1252")))
+    result = run(weather, ["import", "--allow-errors", str(path)], context)
+    assert result.exit_code == 0, result.output
+    assert "3 hours stored for *, HX" in result.output
+    assert "line 5: area 'HX9Z9'" in result.output
+
+
+def test_score_on_historic_data_scores_up_to_the_last_reading(context, scored_estate):
+    """Readings that ended long ago: 'score' says so and scores up to them instead of calling every home silent."""
+    result = run(score, [], context)
+    assert result.exit_code == 0, result.output
+    assert "The newest reading is from" in result.output and "--until" in result.output
+    assert f"Risk up to {scored_estate.end:%Y-%m-%d %H}" in result.output
+    assert "insufficient data │ 40" not in result.output
+
+
+def test_evaluate_refuses_unknown_causes(context, tmp_path):
+    """A truth file naming a cause DampWatch does not know is refused, naming it and the known codes."""
+    path = tmp_path / "truth.csv"
+    path.write_text("uprn,property_damp_prone,property_cause\n100000000001,true,ventilation\n"
+                    "100000000002,false,none\n")
+    result = CliRunner().invoke(evaluate, ["--truth", str(path)], obj=context)
+    assert result.exit_code == 1
+    assert "'ventilation'" in result.output and "poor_ventilation" in result.output
 
 
 def test_export_before_scoring_says_what_to_do(settings):

@@ -241,3 +241,33 @@ def test_a_room_whose_kept_rows_are_gone_is_recomputed_in_full(estate, database,
     full = score_estate(database, store, now=at(15, 7), full=True)
     pd.testing.assert_frame_equal(room_results(database, incremental.run_id), room_results(database, full.run_id),
                                   check_exact=False, rtol=1e-9)
+
+
+def test_weather_for_a_postcode_area_and_the_estate_fills_in_behind_the_district(small_sim, database, store, tmp_path):
+    """District weather first, then its postcode area's (LS for LS9), then the estate's ('*'), hour by hour."""
+    from analytics.weather import postcode_area
+
+    path = simulator.write_estate_csv(small_sim.estate, tmp_path / "estate.csv")
+    rows, _ = read_asset_csv(Path(path))
+    with database.session() as session:
+        import_assets(session, [r for r in rows if r.room_type != "outdoor"])
+        registry = load_registry(session)
+    district = registry.properties["district"].iloc[0]
+    area = postcode_area(district)
+    hours = pd.date_range(at(1), at(2), freq="h", inclusive="left").strftime("%Y-%m-%dT%H:%M:%SZ")
+    weather = tmp_path / "weather.csv"
+    pd.concat([
+        pd.DataFrame({"area": district, "ts": hours[:6], "temperature_c": 1.0, "humidity_pct": 90.0}),
+        pd.DataFrame({"area": area, "ts": hours[:12], "temperature_c": 2.0, "humidity_pct": 90.0}),
+        pd.DataFrame({"area": "*", "ts": hours, "temperature_c": 3.0, "humidity_pct": 90.0}),
+    ]).to_csv(weather, index=False)
+    with database.session() as session:
+        import_weather(session, weather)
+        outdoor = outdoor_conditions(session, store, registry, int(at(1).timestamp()) // 3600,
+                                     int(at(2).timestamp()) // 3600)
+    uprn = registry.properties.index[0]
+    # Hand-written: 6 hours from the district, 6 more from the area, the other 12 from the estate.
+    assert outdoor.temperature_c[outdoor.chain_of[uprn]].tolist() == [1.0] * 6 + [2.0] * 6 + [3.0] * 12
+    elsewhere = [u for u, d in registry.properties["district"].items() if postcode_area(d) != area]
+    for other in elsewhere:
+        assert outdoor.temperature_c[outdoor.chain_of[other]].tolist() == [3.0] * 24

@@ -57,7 +57,7 @@ def test_importing_again_replaces_the_same_hours(database, tmp_path):
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("XX,2026-01-05T00:00:00Z,3,90", "postcode district"),
+        ("9X,2026-01-05T00:00:00Z,3,90", "postcode district"),
         ("LS6,yesterday,3,90", "ISO 8601"),
         ("LS6,2026-01-05T00:00:00Z,75,90", "temperature_c 75"),
         ("LS6,2026-01-05T00:00:00Z,3,120", "humidity_pct 120"),
