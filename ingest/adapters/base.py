@@ -339,11 +339,12 @@ def codec_result(
         raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         return _rejected(Reason.WRONG_TYPE, f"{where}: the payload bytes are not valid base64", device_id)
+    result = AdapterResult()
     try:
         records = codec.decode(port, raw)
     except CodecError as bad:
-        return _rejected(bad.reason, f"{where}, codec {codec.name}: {bad.detail}", device_id)
-    result = AdapterResult()
+        result.rejections.append(Rejection(bad.reason, f"{where}, codec {codec.name}: {bad.detail}", device_id))
+        records = bad.decoded  # what was read before the problem is valid on its own
     for index, record in enumerate(records):
         fields = dict(record.fields)
         one = _reading_result(

@@ -21,12 +21,16 @@ STORED_FIELDS = ("temperature_c", "humidity_pct", "battery_v")
 
 
 class CodecError(ValueError):
-    """The bytes are not a frame of this codec; ``detail`` says why, in words a user can act on."""
+    """The bytes are not a frame of this codec; ``detail`` says why, in words a user can act on.
 
-    def __init__(self, detail: str) -> None:
+    ``decoded`` holds the records read before the problem (kept: they are valid on their own).
+    """
+
+    def __init__(self, detail: str, decoded: list[DecodedRecord] | None = None) -> None:
         super().__init__(detail)
         self.reason = CODEC_ERROR
         self.detail = detail
+        self.decoded = decoded or []
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

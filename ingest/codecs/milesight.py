@@ -28,7 +28,8 @@ A history record's length and layout depend on the model (EM300-TH 8 bytes with 
 reserved byte, EM320-TH and AM102 7, AM103 9 with CO₂, AM307 16, AM308 20 and AM319 22
 with a 2-byte humidity), so history needs the model's codec (``milesight-em300-th`` ...);
 the generic ``milesight`` codec, chosen from the Milesight DevEUI range ``24E124``, reads
-live values and rejects history with the list of model codecs.
+live values and rejects history with the list of model codecs (live values before the
+history record are still stored).
 """
 
 from __future__ import annotations
@@ -99,10 +100,12 @@ def decode_milesight(data: bytes, history: HistoryLayout | None, model: str) -> 
             extra["pressure_hpa"] = frame.uint(2, "the pressure", big_endian=False) / 10
         elif (channel, kind) == (0x20, 0xCE):
             if history is None:
+                before = records + ([DecodedRecord(fields, extra)] if fields or extra else [])
                 raise CodecError(
                     f"Milesight frame holds a history record (20 CE at byte {at}), whose layout depends on the "
                     "model; name the model's codec in the device map (milesight-"
-                    + ", milesight-".join(sorted(HISTORY_LAYOUTS)) + ")"
+                    + ", milesight-".join(sorted(HISTORY_LAYOUTS)) + ")",
+                    decoded=before,
                 )
             records.append(_history_record(frame, history))
         elif (channel, kind) in _SKIPPED:

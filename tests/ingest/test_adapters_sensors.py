@@ -97,6 +97,18 @@ def test_codec_chosen_by_dev_eui_range_when_unambiguous():
         "lorawan-a81758fffe0312c5", 22.6, 41.0, 3.426)
 
 
+def test_generic_milesight_stores_live_values_and_dead_letters_the_history_it_cannot_size():
+    """Chosen by DevEUI range, the generic Milesight codec stores the live values; the history record is a
+    codec_error naming the model codecs."""
+    topic, payload = chirpstack_raw("24e124136b502217", EM300_LIVE + EM300_HISTORY, 85)
+    result = chirpstack(topic, payload, received_at=RECEIVED)
+    reading = result.readings[0]
+    assert (len(result.readings), reading.temperature_c, reading.humidity_pct) == (1, 30.8, 50.5)
+    (rejection,) = result.rejections
+    assert rejection.reason == CODEC_ERROR and "milesight-em300-th" in rejection.detail
+    assert rejection.device_id == "lorawan-24e124136b502217"
+
+
 def test_ambiguous_vendor_range_dead_letter_names_the_codecs_and_the_row():
     """A Dragino uplink without a codec says which codecs fit and which device-map row to add."""
     topic, payload = chirpstack_raw("a84041000181e4c2", LHT65_FRAME, 2)

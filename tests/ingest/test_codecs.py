@@ -105,9 +105,13 @@ def test_milesight_live_values_and_several_history_records_in_one_frame():
 
 
 def test_milesight_generic_codec_refuses_history_and_names_the_model_codecs():
-    """History needs the model: the generic codec says which codecs to choose from."""
-    with pytest.raises(CodecError, match="milesight-em300-th"):
+    """History needs the model: the generic codec says which codecs to choose from, keeping the live values."""
+    with pytest.raises(CodecError, match="milesight-em300-th") as caught:
         decode("milesight", 85, "20CE9E74466310015D00")
+    assert caught.value.decoded == []
+    with pytest.raises(CodecError) as caught:
+        decode("milesight", 85, "01755C 03673401 046865 20CE9E74466310015D00")
+    assert [r.fields for r in caught.value.decoded] == [{"temperature_c": 30.8, "humidity_pct": 50.5}]
 
 
 def test_milesight_device_information_frame_has_no_values():
