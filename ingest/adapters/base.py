@@ -277,6 +277,66 @@ def _reading_result(
     return AdapterResult(readings=[reading])
 
 
+#: Keys of a decoded LoRaWAN object that hold records the device stored while offline (Milesight's decoders
+#: emit ``"history": [{"timestamp": <epoch s>, "temperature": .., "humidity": ..}, ...]``).
+HISTORY_KEYS = ("history",)
+#: History records read from one decoded object at most (the rest are rejected in one dead letter).
+MAX_HISTORY_RECORDS = 1000
+
+
+def decoded_result(
+    adapter: str,
+    key: str,
+    default_prefix: str,
+    decoded: Mapping[str, Any],
+    *,
+    ts: object,
+    seq: object,
+    received_at: dt.datetime,
+    options: AdapterOptions,
+    where: str,
+) -> AdapterResult:
+    """The readings of a decoded LoRaWAN object: its live values, and each history record at its own time.
+
+    A history record's time is its ``timestamp`` (epoch seconds, as the vendors' decoders
+    give it); a record without one cannot be placed in time and is rejected.
+    """
+    result = _reading_result(
+        adapter, key, default_prefix, extract_fields(decoded, LORAWAN_FIELDS), ts=ts, seq=seq,
+        received_at=received_at, mapping=options.mapping, max_future_s=options.max_future_s, where=where,
+        rules=LORAWAN_FIELDS,
+    )
+    history = next((decoded[name] for name in HISTORY_KEYS if isinstance(decoded.get(name), list)), None)
+    if not history:
+        return result
+    combined = AdapterResult(readings=list(result.readings), rejections=list(result.rejections))
+    for index, record in enumerate(history[:MAX_HISTORY_RECORDS], start=1):
+        label = f"{where}, history record {index}"
+        if not isinstance(record, dict):
+            combined.rejections.append(Rejection(Reason.WRONG_TYPE, f"{label} is not an object",
+                                                 _known_device_id(adapter, key, options.mapping, default_prefix)))
+            continue
+        stamp = record.get("timestamp")
+        if stamp is None or isinstance(stamp, bool):
+            combined.rejections.append(Rejection(Reason.MISSING_FIELD, f"{label} has no 'timestamp'",
+                                                 _known_device_id(adapter, key, options.mapping, default_prefix)))
+            continue
+        one = _reading_result(
+            adapter, key, default_prefix, extract_fields(record, LORAWAN_FIELDS), ts=stamp, received_at=received_at,
+            mapping=options.mapping, max_future_s=options.max_future_s, where=label, rules=LORAWAN_FIELDS,
+        )
+        combined.readings.extend(one.readings)
+        combined.rejections.extend(one.rejections)
+    if len(history) > MAX_HISTORY_RECORDS:
+        combined.rejections.append(Rejection(
+            Reason.BATCH_TOO_LARGE, f"{where}: {len(history)} history records; at most {MAX_HISTORY_RECORDS} are read",
+            _known_device_id(adapter, key, options.mapping, default_prefix),
+        ))
+    if combined.readings or combined.rejections:
+        return combined
+    return result
+
+
 def _rejected(reason: str, detail: str, device_id: str | None = None) -> AdapterResult:
     return AdapterResult(rejections=[Rejection(reason, detail, device_id)])
 

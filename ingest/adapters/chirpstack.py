@@ -16,16 +16,14 @@ import json
 from collections.abc import Mapping
 
 from ingest.adapters.base import (
-    LORAWAN_FIELDS,
     AdapterOptions,
     AdapterResult,
     _known_device_id,
     _object,
-    _reading_result,
     _rejected,
     codec_result,
+    decoded_result,
     effective_options,
-    extract_fields,
     load_json,
 )
 from ingest.adapters.registry import register_adapter
@@ -80,10 +78,9 @@ def chirpstack_event(
             seq=document.get("fCnt"), received_at=received_at, options=options, where=where,
             configure=CONFIGURE_CODEC + " (a codec error is also reported as a ChirpStack log event)",
         )
-    return _reading_result(
-        "chirpstack", dev_eui, "lorawan", extract_fields(decoded, LORAWAN_FIELDS),
-        ts=ts, seq=document.get("fCnt"), received_at=received_at, mapping=options.mapping,
-        max_future_s=options.max_future_s, where=where, rules=LORAWAN_FIELDS,
+    return decoded_result(
+        "chirpstack", dev_eui, "lorawan", decoded, ts=ts, seq=document.get("fCnt"), received_at=received_at, options=options,
+        where=where,
     )
 
 

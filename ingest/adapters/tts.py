@@ -6,16 +6,14 @@ import datetime as dt
 from collections.abc import Mapping
 
 from ingest.adapters.base import (
-    LORAWAN_FIELDS,
     AdapterOptions,
     AdapterResult,
     _known_device_id,
     _object,
-    _reading_result,
     _rejected,
     codec_result,
+    decoded_result,
     effective_options,
-    extract_fields,
     load_json,
 )
 from ingest.adapters.registry import register_adapter
@@ -78,10 +76,9 @@ def tts_message(
             seq=uplink.get("f_cnt"), received_at=received_at, options=options, where=where,
             configure="set an uplink payload formatter for the device or application in The Things Stack",
         )
-    return _reading_result(
-        "tts", key, prefix, extract_fields(decoded, LORAWAN_FIELDS),
-        ts=ts, seq=uplink.get("f_cnt"), received_at=received_at, mapping=options.mapping,
-        max_future_s=options.max_future_s, where=where, rules=LORAWAN_FIELDS,
+    return decoded_result(
+        "tts", key, prefix, decoded, ts=ts, seq=uplink.get("f_cnt"), received_at=received_at, options=options,
+        where=where,
     )
 
 

@@ -109,6 +109,29 @@ def test_generic_milesight_stores_live_values_and_dead_letters_the_history_it_ca
     assert rejection.device_id == "lorawan-24e124136b502217"
 
 
+# Milesight's own decoder output for the EM300-TH history example (Milesight-IoT/SensorDecoders EM300-TH README):
+# what ChirpStack or The Things Stack put in the decoded object when the vendor codec is installed there.
+MILESIGHT_DECODED_HISTORY = {"history": [{"humidity": 46.5, "temperature": 27.2, "timestamp": 1665561758}]}
+
+
+@pytest.mark.parametrize("adapter", ["chirpstack", "tts"])
+def test_decoded_milesight_history_records_are_stored_at_their_own_time(adapter):
+    """A decoded object's history records (the vendor codec ran on the network server) each become a reading."""
+    decoded = {"battery": 92, "temperature": 30.8, "humidity": 50.5, **MILESIGHT_DECODED_HISTORY,
+               "extra": "x"}
+    decoded["history"] = [*decoded["history"], {"temperature": 20.0, "humidity": 40.0}, "junk"]
+    if adapter == "chirpstack":
+        topic, payload = chirpstack_raw("24e124136b502217", b"", 85, object=decoded)
+        result = chirpstack(topic, payload, received_at=RECEIVED)
+    else:
+        payload = mutate(TTS_UPLINK, lambda d: d["uplink_message"].update(decoded_payload=decoded))
+        result = tts("v3/app1@ttn/devices/dev1/up", payload, received_at=RECEIVED)
+    assert [(r.ts, r.temperature_c, r.humidity_pct) for r in result.readings][1:] == [(HISTORY_TS, 27.2, 46.5)]
+    assert result.readings[0].humidity_pct == 50.5
+    assert [r.reason for r in result.rejections] == [Reason.MISSING_FIELD, Reason.WRONG_TYPE]
+    assert "history record 2 has no 'timestamp'" in result.rejections[0].detail
+
+
 def test_ambiguous_vendor_range_dead_letter_names_the_codecs_and_the_row():
     """A Dragino uplink without a codec says which codecs fit and which device-map row to add."""
     topic, payload = chirpstack_raw("a84041000181e4c2", LHT65_FRAME, 2)
