@@ -442,3 +442,43 @@ def test_senml_huge_base_time_is_not_finite():
     pack = b'[{"bn": "a", "bt": 1e308, "n": "t", "u": "Cel", "v": 20, "t": 1e308}, {"n": "h", "u": "%RH", "v": 50}]'
     result = senml("senml/x", pack, received_at=NOW)
     assert result.rejections and not any(r.ts.year > 3000 for r in result.readings)
+
+
+def _timed_message(name: str, moment: dt.datetime) -> tuple[str, bytes]:
+    """A message of each format whose own time is ``moment`` (in the format's own notation)."""
+    iso_z = moment.isoformat().replace("+00:00", "Z")
+    epoch = moment.timestamp()
+    if name in ("chirpstack", "chirpstack-http"):
+        return TOPICS[name], json.dumps({"deviceInfo": {"devEui": "0101010101010101"}, "time": iso_z,
+                                         "object": {"temperature": 20, "humidity": 50}}).encode()
+    if name in ("tts", "tts-http"):
+        return TOPICS[name], json.dumps({"end_device_ids": {"device_id": "d"}, "uplink_message": {
+            "received_at": iso_z, "decoded_payload": {"temperature": 20, "humidity": 50}}}).encode()
+    if name == "zigbee2mqtt":
+        return TOPICS[name], json.dumps({"temperature": 20, "humidity": 50, "last_seen": round(epoch * 1000)}).encode()
+    if name == "tasmota":
+        return TOPICS[name], json.dumps({"Time": moment.astimezone(zoneinfo.ZoneInfo("Europe/London")).isoformat(),
+                                         "SHT3X": {"Temperature": 20, "Humidity": 50}}).encode()
+    if name == "shelly":
+        return TOPICS[name], json.dumps({"src": "s", "method": "NotifyFullStatus", "params": {
+            "ts": epoch, "temperature:0": {"tC": 20}, "humidity:0": {"rh": 50}}}).encode()
+    return TOPICS[name], json.dumps([{"bn": "x:", "bt": epoch, "n": "t", "u": "Cel", "v": 20},
+                                     {"n": "h", "u": "%RH", "v": 50}]).encode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.sampled_from(sorted(ADAPTERS)),
+       moment=st.datetimes(min_value=dt.datetime(2010, 1, 1), max_value=dt.datetime(2030, 1, 1),
+                           timezones=st.just(dt.UTC)).map(lambda m: m.replace(microsecond=0)))
+def test_every_format_keeps_its_own_time_within_2015_and_ten_minutes_ahead(name, moment):
+    """A device time from 2015 to ten minutes past the ingest clock is the reading's time; outside it, a rejection
+    (Shelly, whose clock may be unset, falls back to the ingest time before 2015)."""
+    topic, payload = _timed_message(name, moment)
+    result = ADAPTERS[name]()(topic, payload, received_at=NOW)
+    if name == "shelly" and moment < dt.datetime(2015, 1, 1, tzinfo=dt.UTC):
+        assert only_reading(result).flags & FLAG_UNTIMED
+    elif dt.datetime(2015, 1, 1, tzinfo=dt.UTC) <= moment <= NOW + dt.timedelta(seconds=600):
+        reading = only_reading(result)
+        assert reading.ts == moment and not reading.flags & FLAG_UNTIMED
+    else:
+        assert only_rejection(result).reason in (Reason.TIMESTAMP_TOO_OLD, Reason.FUTURE_TIMESTAMP)
