@@ -712,7 +712,7 @@ COMMAND_MODULES = (
     "dampwatch.commands_dashboard",  # serve, users
     "dampwatch.commands_cases",  # schedule
     "dampwatch.commands_alerts",  # alerts run, outbox deliver, tenants import
-    "dampwatch.commands_ingest_http",  # ingest-http
+    "dampwatch.commands_sensors",  # ingest-http, codecs
     "dampwatch.commands_ingest",  # dead-letters [prune], quarantine list|replay
     "dampwatch.commands_privacy",  # tenants export|erase, retention run
 )

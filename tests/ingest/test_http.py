@@ -284,3 +284,17 @@ def test_the_ingest_http_command_serves_until_sigterm(http_settings, tmp_path):
         assert [(r.device_id, r.humidity_pct) for r in store.iter_readings()] == [("lorawan-0004a30b001c0530", 65.0)]
     finally:
         store.close()
+
+
+def test_codecs_command_lists_the_device_map_names():
+    """'dampwatch codecs' lists every codec with its aliases and whether a DevEUI range chooses it."""
+    from click.testing import CliRunner
+
+    from dampwatch.cli import main
+
+    result = CliRunner().invoke(main, ["codecs"], catch_exceptions=False)
+    assert result.exit_code == 0
+    lines = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.count("│") > 3}
+    assert {"milesight-em300-th", "elsys", "dragino-lht65", "dragino-lht52", "browan-tabs", "netvox"} <= set(lines)
+    assert "milesight-em300" in lines["milesight-em300-th"] and "DevEUI A81758" in lines["elsys"]
+    assert "several models" in lines["dragino-lht65"]

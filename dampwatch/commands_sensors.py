@@ -1,4 +1,4 @@
-"""``dampwatch ingest-http``: the HTTP ingest for network servers that push (ChirpStack, The Things Stack)."""
+"""Commands for sensors from other systems: ``ingest-http`` (network servers that push) and ``codecs``."""
 
 from __future__ import annotations
 
@@ -51,4 +51,32 @@ def ingest_http(context, port: int | None) -> None:
     logger.info("stopped; answers by status: %s", dict(sorted(ingest.counts.items())))
 
 
-COMMANDS = [ingest_http]
+@click.command("codecs")
+def codecs() -> None:
+    """List the built-in LoRaWAN payload codecs: the names for the device map's codec column."""
+    from rich.table import Table
+
+    from dampwatch.commands_common import out
+    from ingest.codecs import CODECS, codec_names
+
+    table = Table("codec", "aliases", "vendor", "sensors", "chosen without a map row")
+    for name in codec_names():
+        codec = CODECS[name]
+        aliases = sorted(alias for alias, other in CODECS.items() if other is codec and alias != name)
+        ports = f" on fPort {', '.join(map(str, sorted(codec.fports)))}" if codec.fports else ""
+        shared = any(other is not codec and other.name != codec.name and set(other.dev_eui_prefixes)
+                     & set(codec.dev_eui_prefixes) for other in CODECS.values())
+        if not codec.dev_eui_prefixes:
+            automatic = "no"
+        elif shared:
+            automatic = f"no (DevEUI {', '.join(codec.dev_eui_prefixes)}… has several models)"
+        else:
+            automatic = f"DevEUI {', '.join(codec.dev_eui_prefixes)}…{ports}"
+        table.add_row(name, ", ".join(aliases), codec.vendor, codec.models, automatic)
+    out.print(table)
+    out.print("Name a device's codec in DAMPWATCH_INGEST_DEVICE_MAP_FILE: key,device_id,codec "
+              "(e.g. a84041000181e4c2,bath-12a,dragino-lht65). A vendor range shared by several codecs lists them "
+              "in the dead letter of an uplink it cannot decode.")
+
+
+COMMANDS = [ingest_http, codecs]
