@@ -375,11 +375,11 @@ def codec_result(
     which device-map row would read it (or ``configure``: the network server's own codec).
     """
     device_id = _known_device_id(adapter, dev_eui, options.mapping, default_prefix)
-    if data is None or data == "":
-        return _rejected(Reason.MISSING_FIELD, f"{where} has neither a decoded object nor payload bytes", device_id)
+    port = fport if isinstance(fport, int) and not isinstance(fport, bool) and 0 <= fport <= 255 else None
+    if data is None or data == "" or port == 0:
+        return AdapterResult(ignored=f"{where} carries no application payload (MAC commands only)")
     if not isinstance(data, str):
         return _rejected(Reason.WRONG_TYPE, f"{where}: the payload bytes must be a base64 string", device_id)
-    port = fport if isinstance(fport, int) and not isinstance(fport, bool) and 0 <= fport <= 255 else None
     name = _lookup(options.codecs, adapter, dev_eui)
     try:
         codec = codec_by_name(name) if name else codec_for_uplink(dev_eui, port)

@@ -159,12 +159,18 @@ def test_codec_errors_are_dead_lettered_with_the_codec_name():
     assert "codec dragino-lht65" in rejection.detail and "5 bytes" in rejection.detail
 
 
-@pytest.mark.parametrize(("data", "reason"), [("not base64!", Reason.WRONG_TYPE), (17, Reason.WRONG_TYPE),
-                                              (None, Reason.MISSING_FIELD)])
-def test_raw_payload_that_is_not_base64(data, reason):
-    """Bytes that are not base64 (or are missing) are dead-lettered, not decoded."""
+@pytest.mark.parametrize("data", ["not base64!", 17, ["AQI="]])
+def test_raw_payload_that_is_not_base64(data):
+    """Bytes that are not base64 are dead-lettered, not decoded."""
     topic, payload = chirpstack_raw("a81758fffe0312c5", b"", 5, data=data)
-    assert only_rejection(chirpstack(topic, payload, received_at=RECEIVED)).reason == reason
+    assert only_rejection(chirpstack(topic, payload, received_at=RECEIVED)).reason == Reason.WRONG_TYPE
+
+
+@pytest.mark.parametrize(("data", "fport"), [(None, 5), ("", 5), ("AgMHAA==", 0)])
+def test_uplink_without_application_payload_is_ignored(data, fport):
+    """No FRMPayload, or MAC commands on fPort 0: nothing to decode, ignored and counted."""
+    topic, payload = chirpstack_raw("a81758fffe0312c5", b"", fport, data=data)
+    assert "no application payload" in chirpstack(topic, payload, received_at=RECEIVED).ignored
 
 
 def test_frame_without_humidity_is_ignored():
