@@ -14,9 +14,11 @@ bytes    value                                                  DampWatch
 7-10     external sensor value                                  not stored
 =======  =====================================================  ===============
 
-The LHT65N answers a datalog poll on fPort 3 with 11-byte entries (LHT65N manual,
-"Datalog feature"): external value (2), built-in temperature (2), built-in humidity (2),
-poll flag and external type (1), Unix time (4); each becomes a reading at its own time.
+The LHT65N answers a datalog poll on fPort 3 with 11-byte entries (LHT65N manual, "Datalog
+Uplink payload"; field order as in TheThingsNetwork/lorawan-devices vendor/dragino/lht65n.js):
+external value (2), built-in temperature (2, signed, 0.01 °C), built-in humidity (low 12
+bits, 0.1 %), poll flag and external type (1), Unix time (4); each becomes a reading at its
+own time. An entry of eleven zero bytes means "no data in the polled period" and is skipped.
 
 LHT52, big-endian (Dragino LHT52 user manual; TheThingsNetwork/lorawan-devices
 vendor/dragino/lht52-codec.yaml): fPort 2 and each 11-byte entry of a fPort 3 datalog
@@ -67,10 +69,12 @@ def decode_lht65(fport: int | None, data: bytes) -> list[DecodedRecord]:
         return []
     records = []
     for entry in _entries(data, "Dragino LHT65N"):
+        if not any(entry):
+            continue  # "no data in the polled period"
         frame = Frame(entry, "Dragino LHT65N datalog")
         frame.take(2, "the external value")
         temperature_c = frame.sint(2, "the temperature", big_endian=True) / 100
-        humidity_pct = frame.uint(2, "the humidity", big_endian=True) / 10
+        humidity_pct = (frame.uint(2, "the humidity", big_endian=True) & 0x0FFF) / 10
         frame.take(1, "the poll flag")
         ts = frame.uint(4, "the time", big_endian=True)
         records.append(DecodedRecord({"temperature_c": temperature_c, "humidity_pct": humidity_pct}, ts=ts))
@@ -101,7 +105,7 @@ def decode_lht52(fport: int | None, data: bytes) -> list[DecodedRecord]:
         if len(data) != ENTRY_BYTES:
             raise CodecError(f"Dragino LHT52 frame on fPort 2 has {len(data)} bytes, not {ENTRY_BYTES}")
         return [_lht52_entry(data, own_time=False)]
-    return [_lht52_entry(entry, own_time=True) for entry in _entries(data, "Dragino LHT52")]
+    return [_lht52_entry(entry, own_time=True) for entry in _entries(data, "Dragino LHT52") if any(entry)]
 
 
 #: Dragino's DevEUI range: it names the vendor, not the model, so it only lists the candidates in a dead letter.

@@ -123,8 +123,10 @@ def test_dragino_datalog_entries_keep_their_own_times():
     """LHT52 and LHT65N datalog answers (fPort 3): one record per 11-byte entry, at the device's time."""
     lht52 = decode("dragino-lht52", 3, "08CD02207FFF0161CD4EDD" "08D002257FFF0161CD5269")
     assert [(r.ts, r.fields["humidity_pct"]) for r in lht52] == [(1640845021, 54.4), (1640845929, 54.9)]
-    lht65n = decode("dragino-lht65n", 3, "7FFF 0B0D 0376 01 61CD4EDD".replace(" ", ""))
+    lht65n = decode("dragino-lht65n", 3, "7FFF 0B0D 0376 81 61CD4EDD".replace(" ", ""))  # poll flag set
     assert only(lht65n).ts == 1640845021 and only(lht65n).fields == {"temperature_c": 28.29, "humidity_pct": 88.6}
+    # "If the device has no data in the polling time it uplinks 11 bytes of 0" (LHT65N manual, Datalog)
+    assert decode("dragino-lht65n", 3, "00" * 11) == [] and decode("dragino-lht52", 3, "00" * 22) == []
 
 
 @pytest.mark.parametrize(("name", "fport", "data"), [
