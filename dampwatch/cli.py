@@ -146,6 +146,7 @@ def _check_config(settings: Settings) -> int:
     if settings.mqtt_url:
         address = BrokerAddress.from_url(settings.mqtt_url)
         checks.append(("MQTT broker", lambda: wait_for_port(address.host, address.port, 3)))
+    checks += _sensor_checks(settings)
     for name, check in checks:
         try:
             check()
@@ -161,6 +162,13 @@ def _check_config(settings: Settings) -> int:
     for kind, text in crash_window_notes(settings):  # warnings: they do not fail the check
         out.print(f"[yellow]warn[/]  {text}" if kind == "warn" else f"[green]ok[/]    {text}")
     return 1 if problems else 0
+
+
+def _sensor_checks(settings: Settings) -> list:
+    """Adapter routes, the device map (with its codec column) and HTTP integrations, when configured."""
+    from dampwatch.commands_sensors import sensor_checks
+
+    return sensor_checks(settings)
 
 
 @main.command("settings")

@@ -79,4 +79,18 @@ def codecs() -> None:
               "in the dead letter of an uplink it cannot decode.")
 
 
+def sensor_checks(settings) -> list:
+    """Checks for ``dampwatch --check-config``: each a (name, callable that raises what is wrong)."""
+    checks = []
+    if settings.ingest_adapters.strip() or settings.ingest_device_map_file:
+        from ingest.adapters import registry_from_settings
+
+        checks.append(("adapters and device map", lambda: registry_from_settings(settings)))
+    if settings.ingest_http_integrations.strip() or settings.ingest_http_secrets:
+        from ingest.http import integrations_from_settings
+
+        checks.append(("HTTP integrations", lambda: integrations_from_settings(settings)))
+    return checks
+
+
 COMMANDS = [ingest_http, codecs]

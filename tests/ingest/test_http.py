@@ -298,3 +298,33 @@ def test_codecs_command_lists_the_device_map_names():
     assert {"milesight-em300-th", "elsys", "dragino-lht65", "dragino-lht52", "browan-tabs", "netvox"} <= set(lines)
     assert "milesight-em300" in lines["milesight-em300-th"] and "DevEUI A81758" in lines["elsys"]
     assert "several models" in lines["dragino-lht65"]
+
+
+def test_check_config_reports_a_bad_device_map_codec_and_a_missing_secret(tmp_path, monkeypatch):
+    """'dampwatch --check-config' names the device-map line with an unknown codec and the integration without a
+    secret."""
+    import os
+
+    from click.testing import CliRunner
+
+    from dampwatch.cli import main
+
+    for name in list(os.environ):
+        if name.startswith("DAMPWATCH_"):
+            monkeypatch.delenv(name)
+    device_map = tmp_path / "devices.csv"
+    device_map.write_text("key,device_id,codec\na84041000181e4c2,bath-1,dragino-lht99\n")
+    for name, value in {"DAMPWATCH_VAR_DIR": str(tmp_path), "DAMPWATCH_DATABASE_URL": f"sqlite:///{tmp_path}/a.db",
+                        "DAMPWATCH_READINGS_URL": f"sqlite:///{tmp_path}/r.db",
+                        "DAMPWATCH_INGEST_ADAPTERS": "application/+/device/+/event/+=chirpstack",
+                        "DAMPWATCH_INGEST_DEVICE_MAP_FILE": str(device_map),
+                        "DAMPWATCH_INGEST_HTTP_INTEGRATIONS": "council=chirpstack"}.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(main, ["--check-config"], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert "fail  adapters and device map" in result.output and "line 2" in result.output
+    assert "fail  HTTP integrations" in result.output and "needs a secret" in result.output
+    device_map.write_text("key,device_id,codec\na84041000181e4c2,bath-1,dragino-lht65\n")
+    monkeypatch.setenv("DAMPWATCH_INGEST_HTTP_SECRETS", f"council={SECRET_CS}")
+    result = CliRunner().invoke(main, ["--check-config"], catch_exceptions=False)
+    assert "ok    adapters and device map" in result.output and "ok    HTTP integrations" in result.output
