@@ -51,6 +51,7 @@ from analytics.constants import (
 __all__ = [
     "MouldState",
     "critical_relative_humidity",
+    "days_to_mould_index",
     "maximum_mould_index",
     "mould_growth_rate",
     "mould_index",
@@ -970,3 +971,72 @@ def mould_index(
         temp_air, relative_humidity, MouldState(index=start), sensitivity, decline_coefficient
     )
     return index
+
+
+def days_to_mould_index(
+    index_now: Numeric,
+    rise: Numeric,
+    target: float,
+    window_days: float = 14.0,
+    sensitivity: str | VTTSensitivity = "sensitive",
+) -> Any:
+    r"""
+    Days until the mould index reaches ``target`` if the last window's conditions continue.
+
+    Parameters
+    ----------
+    index_now : numeric
+        Mould index now. [-]
+    rise : numeric
+        Its change over the last ``window_days`` (net of growth and decline). [-]
+    target : float
+        Index to reach: 1 (growth under a microscope) or 3 (visible patches). [-]
+    window_days : float, default 14
+        Length of the window the rise was measured over. [d]
+    sensitivity : str or VTTSensitivity, default "sensitive"
+        Material class; its two growth coefficients k1 set how the rate changes when the index passes 1.
+
+    Returns
+    -------
+    numeric
+        Days (0 when the index is already there, ``inf`` when it is not rising). NaN where an input is NaN.
+
+    Notes
+    -----
+    The window's mean rate :math:`r = \Delta M / t_w` is taken to continue; as in the VTT model, growth from
+    an index of 1 on runs at :math:`k_{1,\ge 1}/k_{1,<1}` times the rate below 1 (0.386/0.578 for sensitive
+    materials, 2 for very sensitive ones):
+
+    .. math::
+
+        t = \frac{\min(1, M_t) - M}{r} + \frac{M_t - \max(1, M)}{r\,k_{1,\ge 1}/k_{1,<1}}
+
+    with each term counted only when positive, and the rate measured below 1 scaled likewise when the index
+    is already above 1. The slowing of growth near the highest index the conditions allow (:math:`k_2`)
+    is not modelled, so the figure is a lower bound on the time: an early warning, not a forecast.
+
+    References
+    ----------
+    .. [1] Ojanen, T. et al. (2010). Mold growth modeling of building structures using sensitivity classes
+       of materials. Proceedings of Buildings XI, ASHRAE.
+
+    Examples
+    --------
+    >>> float(days_to_mould_index(0.5, 0.35, 1.0))
+    20.0
+    """
+    if not window_days > 0:
+        raise ValueError("window_days must be positive: give the length of the window the rise was measured over")
+    classes = _sensitivity(sensitivity)
+    ratio = classes.k1_from_one / classes.k1_below_one
+    m = np.asarray(index_now, dtype=float)
+    r = np.asarray(rise, dtype=float) / window_days
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # The rate below and from 1, whichever side it was measured on.
+        below = np.where(m < 1.0, r, r / ratio)
+        above = below * ratio
+        first = np.maximum(np.minimum(1.0, target) - m, 0.0) / below
+        second = np.maximum(target - np.maximum(1.0, m), 0.0) / above
+        days = np.where(m >= target, 0.0, np.where(r > 0, first + second, np.inf))
+    days = np.where(np.isfinite(m) & np.isfinite(r), days, np.nan)
+    return days if days.ndim else float(days)

@@ -44,6 +44,7 @@ from analytics.features import (
     summarise_days,
     window_features,
 )
+from analytics.mould import days_to_mould_index
 from analytics.registry import (
     OutdoorConditions,
     Registry,
@@ -85,6 +86,7 @@ __all__ = [
     "RoomsResult",
     "ScoreReport",
     "latest_risk",
+    "mould_projections",
     "score_estate",
     "score_rooms",
     "training_frame",
@@ -267,6 +269,9 @@ def _explanations(
     factors = rooms["temperature_factor"].to_numpy(dtype=float)
     sources = rooms["factor_source"].tolist() if "factor_source" in rooms else ["design"] * len(rooms)
     starts = np.r_[table.starts, len(rooms)]
+    to_mould_1, to_mould_3 = (days_to_mould_index(np.nan_to_num(features["mould_index"]),
+                                                  np.nan_to_num(features["mould_index_trend"]), target,
+                                                  window_days=WINDOW_DAYS) for target in (1.0, 3.0))
     out = []
     for p, uprn in enumerate(uprns):
         driver_row = int(assessment.driver_room[p])
@@ -285,6 +290,8 @@ def _explanations(
                 mean_humidity_pct=float(features["mean_humidity_pct"][driver_row]),
                 mean_outdoor_temperature_c=float(features["mean_outdoor_temperature_c"][driver_row]),
                 temperature_factor=float(factors[driver_row]),
+                days_to_mould_1=float(to_mould_1[driver_row]),
+                days_to_mould_3=float(to_mould_3[driver_row]),
             )
         missing = tuple(
             MissingRoom(names[r], float(features["hours_since_data"][r]), float(np.nan_to_num(features["coverage"][r])))
@@ -739,6 +746,24 @@ def latest_risk(session) -> tuple[ScoringRun | None, list[PropertyRisk]]:
     risks = session.scalars(select(PropertyRisk).where(PropertyRisk.run_id == run.id)).all()
     order = sorted(risks, key=lambda r: (-(r.score if r.score is not None else -1.0), r.uprn))
     return run, order
+
+
+def mould_projections(session, run_id: int) -> dict[str, tuple[float | None, float | None]]:
+    """Days until the driver room's mould index reaches 1 and 3 at the window's rate, by UPRN, for one run.
+
+    ``None`` where it is not rising (or the home has no driver room); 0 where it is already there.
+    """
+    rows = session.execute(
+        select(PropertyRisk.uprn, RoomRisk.mould_index, RoomRisk.mould_index_trend)
+        .join(RoomRisk, (RoomRisk.room_id == PropertyRisk.driver_room_id) & (RoomRisk.run_id == PropertyRisk.run_id))
+        .where(PropertyRisk.run_id == run_id)
+    ).all()
+    out: dict[str, tuple[float | None, float | None]] = {}
+    for uprn, index, trend in rows:
+        days = [days_to_mould_index(index or 0.0, trend or 0.0, target, window_days=WINDOW_DAYS)
+                for target in (1.0, 3.0)]
+        out[uprn] = tuple(round(float(d), 1) if math.isfinite(d) else None for d in days)
+    return out
 
 
 def ventilation_scores(session, run_id: int) -> dict[str, dict[str, float]]:

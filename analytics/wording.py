@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any, Final
 
 from analytics.errors import AnalyticsError
-from analytics.psychrometrics import rh_for_surface_rh, temperature_for_surface_rh
+from analytics.constants import SURFACE_RH_MOULD_LIMIT
+from analytics.psychrometrics import (
+    dewpoint_from_vapour_pressure,
+    rh_for_surface_rh,
+    surface_temperature,
+    temperature_for_surface_rh,
+    vapour_pressure,
+)
 
 __all__ = [
     "WORDING_PATH",
@@ -45,6 +52,8 @@ MENTION_MOULD_INDEX: Final = 0.1
 MENTION_MOULD_RISE: Final = 0.05
 #: Room air humidity is mentioned when above 70 % for at least this share of the time. [-]
 MENTION_ROOM_HUMID_SHARE: Final = 0.2
+#: Projections of mould growth further out than this are not given (the conditions will have changed). [d]
+MAX_PROJECTED_DAYS: Final = 365.0
 #: Where a room's temperature factor came from: the register's own figure, the archetype prior, the design value.
 FACTOR_SOURCES: Final = ("register", "archetype", "design")
 
@@ -107,6 +116,8 @@ class RoomFacts:
     mean_humidity_pct: float
     mean_outdoor_temperature_c: float
     temperature_factor: float
+    days_to_mould_1: float = math.nan
+    days_to_mould_3: float = math.nan
 
 
 @dataclasses.dataclass(frozen=True)
@@ -231,6 +242,7 @@ def _driver_reasons(facts: PropertyFacts, out: _Words) -> None:
         out.add("reason.mould_index", room=room, index=f"{driver.mould_index:.1f}")
         if driver.mould_index_trend >= MENTION_MOULD_RISE:
             out.add("reason.mould_rising", change=f"{driver.mould_index_trend:.1f}", window=window)
+    _projection(driver, room, window, out)
     if driver.share_rh_over_70 >= MENTION_ROOM_HUMID_SHARE:
         out.add("reason.room_humid", room=room, share=_percent(driver.share_rh_over_70))
     if facts.factor_source in FACTOR_SOURCES:
@@ -251,6 +263,21 @@ def _evidence(facts: PropertyFacts, cause: str, out: _Words) -> bool:
     else:
         return False
     return True
+
+
+def _days(value: float) -> str:
+    return "less than a day" if value < 1 else f"about {round(value)} day{'s' if round(value) != 1 else ''}"
+
+
+def _projection(driver: RoomFacts, room: str, window: int, out: _Words) -> None:
+    """Days to microscopic (1) and visible (3) growth at the window's rate, when it is rising."""
+    to_1, to_3 = driver.days_to_mould_1, driver.days_to_mould_3
+    if not math.isfinite(to_3) or to_3 <= 0 or to_3 > MAX_PROJECTED_DAYS:
+        return
+    if math.isfinite(to_1) and to_1 > 0:
+        out.add("reason.mould_projection", room=room, window=window, days_1=_days(to_1), days_3=_days(to_3))
+    else:
+        out.add("reason.mould_projection_visible", room=room, window=window, days_3=_days(to_3))
 
 
 def _cause_reasons(facts: PropertyFacts, out: _Words) -> None:
@@ -287,6 +314,10 @@ def _what_would_help(facts: PropertyFacts, help_: _Words) -> None:
         room = _room(driver.name)
         rh = float(rh_for_surface_rh(driver.mean_temperature_c, driver.mean_outdoor_temperature_c,
                                      driver.temperature_factor))
+        wall_now = float(surface_temperature(driver.mean_temperature_c, driver.mean_outdoor_temperature_c,
+                                             driver.temperature_factor))
+        wall_needed = float(dewpoint_from_vapour_pressure(
+            vapour_pressure(driver.mean_temperature_c, driver.mean_humidity_pct) / (SURFACE_RH_MOULD_LIMIT / 100.0)))
         warm = float(temperature_for_surface_rh(driver.mean_temperature_c, driver.mean_humidity_pct,
                                                 driver.mean_outdoor_temperature_c, driver.temperature_factor))
         if rh >= MIN_ADVISED_HUMIDITY_PCT and rh < driver.mean_humidity_pct:
@@ -296,6 +327,9 @@ def _what_would_help(facts: PropertyFacts, help_: _Words) -> None:
                           temperature=math.ceil(warm), temperature_now=f"{driver.mean_temperature_c:.0f}")
             else:
                 help_.add("help.drier", room=room, rh=math.floor(rh), rh_now=round(driver.mean_humidity_pct))
+        if wall_needed > wall_now:
+            help_.add("help.warmer_wall", room=room, wall=f"{math.ceil(wall_needed * 2) / 2:.1f}",
+                      wall_now=f"{wall_now:.1f}")
     room_for_cause = {
         "poor_ventilation": facts.ventilation_room,
         "leak": facts.leak_room,

@@ -38,6 +38,8 @@ EXPORT_COLUMNS = (
     "cause",
     "cold_home",
     "ventilation",
+    "days_to_mould_1",
+    "days_to_mould_3",
     "reasons",
     "what_would_help",
     "data_coverage",
@@ -184,7 +186,8 @@ def risk() -> None:
     """Risk results: export the latest scores."""
 
 
-def _export_record(row, ventilation: dict[str, float]) -> dict[str, Any]:
+def _export_record(row, ventilation: dict[str, float],
+                   projection: tuple[float | None, float | None] = (None, None)) -> dict[str, Any]:
     return {
         "uprn": row.uprn,
         "score": None if row.score is None else round(row.score, 1),
@@ -193,6 +196,8 @@ def _export_record(row, ventilation: dict[str, float]) -> dict[str, Any]:
         "cause": row.cause,
         "cold_home": row.cold_home,
         "ventilation": ventilation,
+        "days_to_mould_1": projection[0],
+        "days_to_mould_3": projection[1],
         "reasons": list(row.reasons),
         "what_would_help": list(row.what_would_help),
         "data_coverage": round(row.data_coverage, 3),
@@ -213,16 +218,20 @@ def risk_export(context, fmt: str, output: Path | None) -> None:
     """Export the latest risk of every property, highest score first.
 
     Besides score, band, driver room, cause, reasons and what would help, each property carries the
-    cold-home insight and the ventilation score (0-100) of each wet room with enough showers or cooking.
+    cold-home insight, the ventilation score (0-100) of each wet room with enough showers or cooking, and
+    the days until the driver room's mould index reaches 1 and 3 if the last 14 days' conditions continue
+    (blank where it is not rising).
     """
-    from analytics.scoring import latest_risk, ventilation_scores
+    from analytics.scoring import latest_risk, mould_projections, ventilation_scores
 
     with context.database.session() as session:
         run, rows = latest_risk(session)
         if run is None:
             raise click.ClickException("no risk has been computed yet; run 'dampwatch score' first")
         ventilation = ventilation_scores(session, run.id)
-        records = [_export_record(row, ventilation.get(row.uprn, {})) for row in rows]
+        projections = mould_projections(session, run.id)
+        records = [_export_record(row, ventilation.get(row.uprn, {}), projections.get(row.uprn, (None, None)))
+                   for row in rows]
     handle = open(output, "w", newline="", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
     try:
         if fmt == "json":

@@ -64,6 +64,10 @@ def test_score_then_export_csv_and_json(context, scored_estate, tmp_path):
     ventilation = [p["ventilation"] for p in exported["properties"]]
     assert sum("Bathroom" in v for v in ventilation) >= 30
     assert all(0 <= score <= 100 for v in ventilation for score in v.values())
+    # Days to visible mould: given where the driver room's index rises, and 3 never before 1.
+    projected = [(p["days_to_mould_1"], p["days_to_mould_3"]) for p in exported["properties"]]
+    assert any(d3 is not None for _, d3 in projected)
+    assert all(d1 <= d3 for d1, d3 in projected if d1 is not None and d3 is not None)
     assert {p["band"] for p in exported["properties"]} <= {"low", "medium", "high", "critical", "insufficient data"}
 
 

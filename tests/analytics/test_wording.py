@@ -85,7 +85,7 @@ def test_what_would_help_gives_the_cold_spot_targets_of_the_physics():
     first = explanation.help[0]
     assert f"Keeping the bathroom below {rh} % humidity (it averaged 72 %)" in first
     assert f"heating it to {warm} °C" in first
-    assert "extractor fan" in explanation.help[1]
+    assert "extractor fan" in explanation.help[2]  # after the humidity and the wall temperature targets
 
 
 def test_reasons_a_housing_officer_can_read_aloud():
@@ -136,3 +136,24 @@ def test_a_cold_home_is_signposted_to_support():
 def test_ventilation_labels(score, label):
     """Ventilation scores read as good, fair or poor."""
     assert ventilation_label(score) == label
+
+
+def test_the_wall_temperature_that_stops_growth_is_given():
+    """18 °C and 72 % hold 1486 Pa of vapour; the wall must stay above the 1857 Pa dew point, 16.3 °C (to 16.5),
+    against 5 + 0.75 x 13 = 14.75 °C now."""
+    explanation = explain(facts())
+    assert ("Mould stops growing on the coldest wall of the bathroom if that wall stays above 16.5 °C "
+            "(it averaged 14.8 °C)") in " ".join(explanation.help)
+
+
+def test_days_to_visible_mould_are_in_the_reasons():
+    """A driver room whose index rises gets the projected days to index 1 and 3."""
+    import dataclasses as dc
+
+    base = facts()
+    driver = dc.replace(base.driver, days_to_mould_1=20.0, days_to_mould_3=139.8)
+    explanation = explain(dc.replace(base, driver=driver))
+    assert any("would reach 1 (seen under a microscope) in about 20 days and 3 (patches you can see) in about "
+               "140 days" in r for r in explanation.reasons)
+    never = explain(dc.replace(base, driver=dc.replace(base.driver, days_to_mould_3=float("inf"))))
+    assert not any("would reach" in r for r in never.reasons)
