@@ -16,8 +16,8 @@ import tomllib
 from pathlib import Path
 from typing import Any, Final
 
-from analytics.errors import AnalyticsError
 from analytics.constants import SURFACE_RH_MOULD_LIMIT
+from analytics.errors import AnalyticsError
 from analytics.psychrometrics import (
     dewpoint_from_vapour_pressure,
     rh_for_surface_rh,
