@@ -79,11 +79,9 @@ def _show_dead_letters(context, reason: str | None, limit: int) -> None:
 @pass_context
 def prune(context, older_than_days: float | None) -> None:
     """Delete dead letters older than the retention (the ingestor also does this every hour)."""
-    from ingest.deadletters import DEFAULT_RETENTION_DAYS, prune_dead_letters
+    from ingest.deadletters import prune_dead_letters
 
-    days = older_than_days
-    if days is None:
-        days = getattr(context.settings, "retention_dead_letters_days", DEFAULT_RETENTION_DAYS)
+    days = older_than_days if older_than_days is not None else context.settings.retention_dead_letters_days
     if days <= 0:
         console.print("dead letters are kept for ever (retention 0); pass --older-than-days to prune anyway")
         return

@@ -42,8 +42,6 @@ DETAIL_CHARS = 1000
 TOPIC_CHARS = 300
 DEVICE_ID_CHARS = 300
 REASON_CHARS = 40
-#: Default retention of dead letters, days (``DAMPWATCH_RETENTION_DEAD_LETTERS_DAYS``).
-DEFAULT_RETENTION_DAYS = 30
 #: Rows deleted per transaction when pruning (keeps locks short on a busy database).
 PRUNE_CHUNK_ROWS = 5000
 #: One log line per (device, reason) at most this often; the lines in between are counted.
@@ -111,6 +109,18 @@ class DeadLetterLog:
         self.interval_s = interval_s
         self._clock = clock
         self._windows: dict[tuple[str | None, str], _Window] = {}
+
+    def allow(self, key: tuple) -> bool:
+        """True at most once per ``interval_s`` for ``key`` (for other lines that must not flood the log)."""
+        now = self._clock()
+        window = self._windows.get(key)
+        if window is not None and now < window.next_at:
+            window.suppressed += 1
+            return False
+        if len(self._windows) >= LOG_KEYS_MAX:
+            self._windows.clear()
+        self._windows[key] = _Window(now + self.interval_s)
+        return True
 
     def record(self, topic: str, reason: str, detail: str, device_id: str | None) -> bool:
         """Log one dead letter unless its (device, reason) was logged lately; True if a line was written."""

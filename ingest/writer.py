@@ -24,7 +24,7 @@ from core.model import DeadLetter, Device, DeviceHealth
 from core.readings import FLAG_UNTIMED, Reading, ReadingsStore
 from core.settings import Settings
 from ingest.batch import BatchResult, RawMessage
-from ingest.deadletters import DEFAULT_RETENTION_DAYS, DeadLetterLog, dead_letter_row, prune_dead_letters
+from ingest.deadletters import DeadLetterLog, dead_letter_row, prune_dead_letters
 from ingest.parse import DeviceStatus, ParseResult, Reason, Rejection, parse
 
 logger = logging.getLogger(__name__)
@@ -66,9 +66,10 @@ class BatchWriter:
         """:meth:`_parse`, but any exception becomes an ``internal_error`` rejection of this message alone."""
         try:
             return self._parse(message)
-        except Exception as exc:
-            logger.exception("reading a message on %r raised %s; it is dead-lettered as internal_error",
-                             message.topic[:120], type(exc).__name__)
+        except Exception as exc:  # per-message isolation: no message can stop the batch
+            if self._dead_log.allow(("traceback", type(exc).__name__)):  # one traceback a minute per class
+                logger.exception("reading a message on %r raised %s; it is dead-lettered as internal_error",
+                                 message.topic[:120], type(exc).__name__)
             return ParseResult(rejections=[internal_error(exc)])
 
     def _parse(self, message: RawMessage) -> ParseResult:
@@ -185,9 +186,8 @@ class BatchWriter:
         if now < self._next_prune:
             return
         self._next_prune = now + PRUNE_INTERVAL_S
-        days = getattr(self.settings, "retention_dead_letters_days", DEFAULT_RETENTION_DAYS)
         try:
-            prune_dead_letters(self.database, days)
+            prune_dead_letters(self.database, self.settings.retention_dead_letters_days)
         except Exception as exc:
             logger.warning("could not prune old dead letters (%s: %s); will try again in an hour",
                            type(exc).__name__, str(exc)[:200])
