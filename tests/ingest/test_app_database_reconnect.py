@@ -48,7 +48,7 @@ def test_terminated_connection_leaves_health_and_duplicates_exact(database, stor
             try:
                 results.append(writer.write(rest))
                 return
-            except Exception as exc:  # noqa: BLE001 - a broken connection, as the worker sees it
+            except Exception as exc:  # a broken connection, as the worker sees it
                 failures.append(exc)
                 time.sleep(0.2)
 
