@@ -213,9 +213,10 @@ def users_list(context) -> None:
 @click.argument("email")
 @click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Read the password from this file (otherwise you are asked for it).")
+@click.option("--keep-tokens", is_flag=True, help="Keep the person's API tokens working (they are revoked otherwise).")
 @pass_context
-def users_set_password(context, email: str, password_file: Path | None) -> None:
-    """Give a member of staff a new password (their sessions end); for when no admin can sign in."""
+def users_set_password(context, email: str, password_file: Path | None, keep_tokens: bool) -> None:
+    """Give a member of staff a new password (their sessions and API tokens end); for when no admin can sign in."""
     from dashboard.people import find_user, reset_password
 
     password = _read_password(password_file)
@@ -224,10 +225,12 @@ def users_set_password(context, email: str, password_file: Path | None) -> None:
             user = find_user(session, email)
             if user is None:
                 raise click.ClickException(f"there is no user with the email address {email}")
-            reset_password(session, user, actor="dampwatch users set-password", password=password)
+            reset_password(session, user, actor="dampwatch users set-password", password=password,
+                           keep_tokens=keep_tokens)
     except DampWatchError as exc:
         raise click.ClickException(str(exc)) from exc
-    out.print(f"set a new password for {email}")
+    out.print(f"set a new password for {email}; their sessions ended"
+              + ("" if keep_tokens else " and their API tokens were revoked"))
 
 
 @users.group("token")

@@ -49,6 +49,7 @@ from core.model import (
     normalise_uprn,
     postcode_district,
 )
+from dashboard.access import current_viewer, scope
 from dashboard.auth import api_token_required, public
 from dashboard.extensions import get_database, get_settings, get_store
 from dashboard.openapi import (
@@ -482,7 +483,8 @@ def list_properties():
     bands, district, since, limit = _bands(), _district(), _time("updated_since"), _limit()
     after = _cursor([_cursor_text])
     with get_database().session() as session:
-        query = _latest_risk_join(session, select(Property, PropertyRisk).select_from(Property))
+        query = _latest_risk_join(session, scope(select(Property, PropertyRisk).select_from(Property), Property,
+                                                 current_viewer()))
         if bands:
             query = query.where(PropertyRisk.band.in_(bands))
         if district:
@@ -712,7 +714,7 @@ def list_cases():
     _check_query()
     status, uprn, limit = _choice("status", CASE_STATUSES), _uprn_filter(), _limit()
     after = _cursor([_cursor_int])
-    query = select(Case)
+    query = scope(select(Case), Case, current_viewer())
     if status:
         query = query.where(Case.status == status)
     if uprn:
@@ -726,7 +728,7 @@ def list_cases():
 
 def _case_or_404(session: Session, case_id: int) -> Case:
     case = session.scalars(
-        select(Case).where(Case.id == case_id).options(
+        scope(select(Case), Case, current_viewer()).where(Case.id == case_id).options(
             selectinload(Case.events),
             selectinload(Case.inspections).options(joinedload(Inspection.team), joinedload(Inspection.finding)))
     ).first()
@@ -825,7 +827,8 @@ def list_inspections():
     if first is not None and last is not None and last < first:
         raise _bad(f"from ({first}) must be on or before to ({last}).", "invalid_range")
     after = _cursor([_cursor_date, _cursor_int])
-    query = select(Inspection).options(joinedload(Inspection.team), joinedload(Inspection.finding))
+    query = scope(select(Inspection), Inspection, current_viewer()).options(
+        joinedload(Inspection.team), joinedload(Inspection.finding))
     if team is not None:
         query = query.where(Inspection.team_id == team)
     if first is not None:

@@ -149,6 +149,28 @@ def test_users_set_password(context, tmp_path):
     assert result.exit_code == 1 and "no user with the email address" in result.output
 
 
+def test_users_set_password_revokes_tokens_unless_kept(context, tmp_path):
+    """A new password from the command line revokes the person's API tokens; --keep-tokens keeps them."""
+    from core.model import ApiToken
+
+    password_file = tmp_path / "password"
+    password_file.write_text("first long password")
+    run(users, ["create", "--email", "a@example.org", "--name", "A", "--role", "officer",
+                "--password-file", str(password_file)], context)
+    for name in ("Repairs system", "Housing system"):
+        run(users, ["token", "create", "--email", "a@example.org", "--name", name], context)
+    password_file.write_text("second long password")
+    kept = run(users, ["set-password", "a@example.org", "--password-file", str(password_file), "--keep-tokens"],
+               context)
+    assert kept.exit_code == 0 and "revoked" not in kept.output
+    with context.database.session() as session:
+        assert session.scalars(select(ApiToken).where(ApiToken.revoked_at.is_(None))).all() != []
+    result = run(users, ["set-password", "a@example.org", "--password-file", str(password_file)], context)
+    assert "their API tokens were revoked" in result.output
+    with context.database.session() as session:
+        assert session.scalars(select(ApiToken).where(ApiToken.revoked_at.is_(None))).all() == []
+
+
 def _opener() -> urllib.request.OpenerDirector:
     """A browser-like client: keeps cookies, does not follow redirects."""
     class NoRedirect(urllib.request.HTTPRedirectHandler):
