@@ -73,8 +73,9 @@ def test_shared_subscription_topics(settings):
 
 def test_lorawan_without_codecs_and_the_other_gaps_through_a_real_broker(broker, settings, store, tmp_path):
     """ChirpStack with no codecs (Milesight with history, Elsys by DevEUI range, Dragino by the map's codec column),
-    Tasmota with two sensors, a Shelly Gen2 prefix with '/' and Zigbee2MQTT last_seen: stored with the right values
-    and times; a Dragino uplink with no codec anywhere becomes a dead letter naming the codecs."""
+    The Things Stack with no formatter (Netvox), Tasmota with two sensors and a STATUS8 answer, Shelly Gen1 pairs
+    and a Gen2 prefix with '/', Zigbee2MQTT last_seen: stored with the right values and times; a Dragino uplink with
+    no codec anywhere becomes a dead letter naming the codecs."""
     import base64
     import datetime as dt
     import json
@@ -101,12 +102,14 @@ def test_lorawan_without_codecs_and_the_other_gaps_through_a_real_broker(broker,
                           "a84041000181e4c2,bath-lht,dragino-lht65\ntasmota:plug/SHT3X-0x45,bath-window,\n")
     settings = settings.model_copy(update={
         "ingest_adapters": "application/+/device/+/event/+=chirpstack, tele/+/SENSOR=tasmota, "
-                           "home/#=shelly, zigbee2mqtt/#=zigbee2mqtt",
+                           "home/#=shelly, zigbee2mqtt/#=zigbee2mqtt, v3/+/devices/+/#=tts, "
+                           "shellies/+/sensor/+=shelly, stat/+/STATUS8=tasmota",
         "ingest_device_map_file": device_map,
     })
     database = Database(settings.database_url)
     ids = ["bath-ms", "bath-lht", "lorawan-a81758fffe0312c5", "tasmota-plug-sht3x-0x44", "bath-window",
-           "shelly-shellyplusht-b8d61a8b17cc", "z2m-hall"]
+           "shelly-shellyplusht-b8d61a8b17cc", "z2m-hall", "lorawan-00137a1000001234", "shelly-shellyht-6fa1b2",
+           "tasmota-landing"]
     with database.session() as session:
         session.add_all(Device(device_id=i) for i in ids)
     shelly = mutate(PLUS_HT_FULL_STATUS, lambda d: d["params"].update(ts=now.timestamp()))
@@ -119,6 +122,16 @@ def test_lorawan_without_codecs_and_the_other_gaps_through_a_real_broker(broker,
         ("home/bathroom/shellyplusht-b8d61a8b17cc/events/rpc", shelly),
         ("zigbee2mqtt/hall", json.dumps({"temperature": 18.2, "humidity": 74.0,
                                          "last_seen": now.isoformat().replace("+00:00", "Z")}).encode()),
+        # The Things Stack without a payload formatter: a Netvox R718A status report (r718a-codec.yaml example)
+        ("v3/app1@ttn/devices/r718a-1/up", json.dumps({
+            "end_device_ids": {"device_id": "r718a-1", "dev_eui": "00137A1000001234"},
+            "uplink_message": {"f_port": 6, "f_cnt": 12, "received_at": now.isoformat(),
+                               "frm_payload": base64.b64encode(bytes.fromhex("010B012409EA1A90000000")).decode()},
+        }).encode()),
+        ("shellies/shellyht-6fa1b2/sensor/temperature", b"20.5"),  # Gen1 H&T: two messages, paired
+        ("shellies/shellyht-6fa1b2/sensor/humidity", b"66"),
+        ("stat/landing/STATUS8", json.dumps({"StatusSNS": {"Time": now.isoformat(), "AM2301": {
+            "Temperature": 16.4, "Humidity": 69.9}, "TempUnit": "C"}}).encode()),
     ]
     with running_ingestor(settings, store, database, broker.url) as ingestor:
         simulator.publish(iter(messages), broker.url, client_id="sensors")
@@ -134,6 +147,9 @@ def test_lorawan_without_codecs_and_the_other_gaps_through_a_real_broker(broker,
         ("bath-window", _ts_of(store, "bath-window"), 17.9, 81.2),
         ("shelly-shellyplusht-b8d61a8b17cc", now, 19.8, 42.2),
         ("z2m-hall", now, 18.2, 74.0),
+        ("lorawan-00137a1000001234", now, 25.38, 68.0),
+        ("shelly-shellyht-6fa1b2", _ts_of(store, "shelly-shellyht-6fa1b2"), 20.5, 66.0),
+        ("tasmota-landing", now, 16.4, 69.9),
     ])
     assert dead_letter_counts(database) == {Reason.MISSING_FIELD: 1}
     with database.session() as session:
