@@ -16,7 +16,7 @@ readings (and any dead letter) are durable:
 * ``200`` with counts: stored, or recorded as a dead letter (a bad message is not retried);
 * ``503`` (with ``Retry-After``) when the readings store or the app database cannot take it:
   the sender retries, and the store keeps one reading per ``(device_id, ts)``, so a retry is
-  stored once;
+  stored once; ``500`` if writing failed for any other reason (nothing was acknowledged);
 * ``401`` without the right secret, ``404`` for an unknown integration, ``405`` for other
   methods, ``411`` without ``Content-Length``, ``413`` for a body over the limit.
 
@@ -187,6 +187,9 @@ class HttpIngest:
             return self._answer(Response(503, {"error": "the readings store or the app database is unavailable; "
                                                         "retry later"},
                                          (("Retry-After", str(RETRY_AFTER_S)),)))
+        except Exception:  # a bug, not the sender's fault: nothing is acknowledged, so the sender retries
+            logger.exception("HTTP ingest from %s failed unexpectedly; answering 500", integration.name)
+            return self._answer(Response(500, {"error": "internal error; the request was not stored, retry later"}))
         return self._answer(Response(200, _summary(result)))
 
     def _answer(self, response: Response) -> Response:

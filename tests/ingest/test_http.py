@@ -328,3 +328,17 @@ def test_check_config_reports_a_bad_device_map_codec_and_a_missing_secret(tmp_pa
     monkeypatch.setenv("DAMPWATCH_INGEST_HTTP_SECRETS", f"council={SECRET_CS}")
     result = CliRunner().invoke(main, ["--check-config"], catch_exceptions=False)
     assert "ok    adapters and device map" in result.output and "ok    HTTP integrations" in result.output
+
+
+def test_an_unexpected_failure_is_a_500_and_nothing_is_acknowledged(http_settings, store, database):
+    """A writer that fails in an unforeseen way answers 500 (the sender keeps the message and retries)."""
+    ingest = build_http_ingest(http_settings, store, database)
+
+    class Broken:
+        def write(self, batch):
+            raise RuntimeError("a bug")
+
+    ingest.writer = Broken()
+    with HttpIngestServer(ingest, port=0) as server:
+        status, body, _ = post(server, "/ingest/council-cs?event=up", chirpstack_body(dt.datetime.now(dt.UTC)))
+    assert status == 500 and "not stored" in body["error"]
