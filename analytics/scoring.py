@@ -182,7 +182,7 @@ def score_rooms(
                                       sensitivity, first_kept_day)
     hours_in_last_day = conditions.hours - HOURS_PER_DAY * (-(-conditions.hours // HOURS_PER_DAY) - 1)
     features = window_features(window_rows(days, previous_days), hours_in_last_day)
-    return RoomsResult(days, index, dry, features, assess(features, rooms))
+    return RoomsResult(days, index, dry, features, assess(features, rooms, temperature_factor))
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -28,6 +28,17 @@ WALL_TYPES = ("solid_brick", "cavity_unfilled", "cavity_filled", "timber_frame",
 ROOM_TYPES = ("bathroom", "kitchen", "bedroom", "living_room", "hallway", "other", "outdoor")
 #: Causes of damp a home may be given; ``none`` for a healthy home.
 CAUSES = CAUSE_CODES
+#: The realistic forms each cause takes, drawn evenly (from a generator of their own, so that adding a form
+#: leaves every other draw of the estate unchanged).
+CAUSE_FORMS = {
+    "poor_ventilation": ("failed_fan", "no_fan", "weak_fan"),
+    "high_moisture_load": ("drying_indoors", "crowded"),
+    "under_heating": ("low_setpoint", "short_heating"),
+    "cold_fabric": ("one_room", "two_rooms"),
+    "leak": ("steady", "heating_pipe"),
+}
+#: Extract rate of a fan that runs but barely moves air (a blocked or undersized duct). [1/h]
+WEAK_FAN_ACH_PER_H = (0.4, 1.0)
 #: Share of homes that are damp-prone.
 DAMP_PRONE_SHARE = 0.4
 #: Header of the asset-register CSV, exactly.
@@ -190,6 +201,8 @@ class Behaviour:
     leak_room: str | None  # slug
     leak_g_per_h: float
     cooking_scale: float
+    form: str = ""  # which realistic form the home's cause takes (see CAUSE_FORMS)
+    leak_pattern: str = "steady"  # "steady", or "heating" (a heating pipe that leaks while the heating runs)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -485,12 +498,20 @@ def _build_home(
     f_shift = 0.0
     cold_rooms: set[str] = set()
 
+    forms = np.random.default_rng([int(uprn), 14])
+    form = str(forms.choice(CAUSE_FORMS[cause])) if cause in CAUSE_FORMS else ""
+    weak_fan = False
+    leak_pattern = "steady"
     if cause == "poor_ventilation":
         background *= rng.uniform(0.3, 0.4)
         bath_fan_working = False
         kitchen_fan_working = rng.random() < 0.3
         window_probability = rng.uniform(0.0, 0.05)
         hood_use = 0.0 if not kitchen_fan_working else rng.uniform(0.0, 0.2)
+        if form == "no_fan":  # never had extraction: an older bathroom without a fan
+            bath_fan_working = None
+        elif form == "weak_fan":  # the fan runs but moves little air
+            bath_fan_working, weak_fan = True, True
     elif cause == "high_moisture_load":
         dries_clothes = True
         drying_probability = rng.uniform(0.6, 0.9)
@@ -498,6 +519,9 @@ def _build_home(
         cooking_scale = rng.uniform(1.3, 1.8)
         window_probability = rng.uniform(0.05, 0.25)
         background *= rng.uniform(0.75, 0.95)
+        if form == "crowded":  # no washing dried indoors, but many people cooking and bathing
+            drying_probability = float(forms.uniform(0.0, 0.15))
+            cooking_scale = float(forms.uniform(1.6, 2.2))
     elif cause == "under_heating":
         if rng.random() < 0.7:
             setpoint = float(np.round(rng.uniform(14.0, 16.0), 1))
@@ -507,13 +531,18 @@ def _build_home(
             pattern = "short"
         unheated_bedrooms = rng.random() < 0.7
         window_probability = rng.uniform(0.0, 0.15)
+        form = "low_setpoint" if setpoint < 16.0 else "short_heating"
     elif cause == "cold_fabric":
         cold_rooms = {"bedroom_1"} | ({"living_room"} if rng.random() < 0.5 else set())
+        form = "two_rooms" if len(cold_rooms) == 2 else "one_room"
     elif cause == "leak":
         leak_room = str(
             rng.choice(["bathroom", "kitchen", "bedroom_1", "living_room"], p=[0.35, 0.25, 0.25, 0.15])
         )
         leak_rate = float(rng.uniform(50.0, 110.0))
+        if form == "heating_pipe":  # wets the room only while the heating runs: a daily cycle
+            leak_pattern = "heating"
+            leak_rate *= float(forms.uniform(1.3, 1.8))
     else:
         f_shift = rng.uniform(0.0, 0.03)  # healthy homes lean slightly better-built
 
@@ -552,6 +581,9 @@ def _build_home(
             fan_working = kitchen_fan_working
         fan_low, fan_high = _FAN_ACH_PER_H.get(room_type, (0.0, 0.0))
         heated = not (unheated_bedrooms and room_type == "bedroom")
+        fan_rate = float(rng.uniform(fan_low, fan_high)) if fan_high else 0.0
+        if weak_fan and room_type == "bathroom":
+            fan_rate = float(forms.uniform(*WEAK_FAN_ACH_PER_H))
         room_setpoint = round(setpoint + _SETPOINT_OFFSET_K[room_type], 1) if heated else None
         rooms.append(
             Room(
@@ -562,7 +594,7 @@ def _build_home(
                 device_id=device_id_for(uprn, slug) if slug in sensored else None,
                 f_rsi=float(np.round(f_rsi, 3)),
                 fan_working=fan_working,
-                fan_ach_per_h=float(rng.uniform(fan_low, fan_high)) if fan_high else 0.0,
+                fan_ach_per_h=fan_rate,
                 heated=heated,
                 setpoint_c=room_setpoint,
                 sleepers=sleepers.get(slug, 0),
@@ -604,6 +636,8 @@ def _build_home(
         leak_room=leak_room,
         leak_g_per_h=leak_rate,
         cooking_scale=float(cooking_scale),
+        form=form,
+        leak_pattern=leak_pattern,
     )
     return Home(uprn, address, postcode, site, archetype, household, tuple(rooms), cause, behaviour)
 

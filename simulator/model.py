@@ -143,6 +143,7 @@ def room_table(estate: Estate) -> RoomTable:
         "hood_p": np.array([h.behaviour.hood_use_probability for h in estate.homes]),
         "cooking": np.array([h.behaviour.cooking_scale for h in estate.homes]),
         "leak_g_per_h": np.array([h.behaviour.leak_g_per_h for h in estate.homes]),
+        "leak_with_heating": np.array([h.behaviour.leak_pattern == "heating" for h in estate.homes]),
         "pattern": np.array([patterns[h.behaviour.heating_pattern] for h in estate.homes]),
         "bathroom": np.array([row(h, "bathroom") for h in estate.homes]),
         "kitchen": np.array([row(h, "kitchen") for h in estate.homes]),
@@ -512,7 +513,7 @@ def build_day(
     running for 30 minutes); three meals (the cooker hood used sometimes);
     clothes dried indoors (1.5-2.5 kg over 12-20 hours); bedroom and living
     room windows opened sometimes, more often and for longer on warm days
-    (above 10 °C); a leak is steady. Heating follows the
+    (above 10 °C); a leak is steady, or follows the heating (a leaking heating pipe). Heating follows the
     household's timer pattern.
     """
     n_rooms = rooms.n_rooms
@@ -615,8 +616,12 @@ def build_day(
     gen = steps[0]
     if carry is not None:
         gen[:, :spd] += carry
-    leak = hm["leak_room"] >= 0
-    gen[hm["leak_room"][leak], :spd] += hm["leak_g_per_h"][leak][:, None]  # steady, no daily pattern
+    # A steady leak wets its room day and night; a leaking heating pipe only while the heating runs.
+    leak = (hm["leak_room"] >= 0) & ~hm["leak_with_heating"]
+    gen[hm["leak_room"][leak], :spd] += hm["leak_g_per_h"][leak][:, None]
+    pipe = (hm["leak_room"] >= 0) & hm["leak_with_heating"]
+    pipe_rooms = hm["leak_room"][pipe]
+    gen[pipe_rooms, :spd] += hm["leak_g_per_h"][pipe][:, None] * steps[3, pipe_rooms, :spd]
     return DaySchedule(
         generation_g_per_h=gen[:, :spd],
         fan_ach_per_h=steps[1, :, :spd],

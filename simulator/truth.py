@@ -46,6 +46,7 @@ TRUTH_COLUMNS = (
     "property_damp_prone",
     "property_cause",
     "driver_room",
+    "property_cause_form",
 )
 
 
@@ -265,6 +266,7 @@ def build_truth(sim: Simulation) -> pd.DataFrame:
                     "mean_surface_rh_pct": float(surface_rh[r].mean()) if indoor else np.nan,
                     "property_damp_prone": home.damp_prone,
                     "property_cause": home.cause,
+                    "property_cause_form": home.behaviour.form,
                 }
             )
         candidates = [row for row in rows if row["device_id"] and row["room_type"] != "outdoor"]

@@ -118,10 +118,18 @@ def test_no_ties_at_the_top(seed=3):
     assert top.max() < 100.0
 
 
-def test_the_scored_simulated_estate_has_no_contradiction(scored_estate):
-    """The winter estate scored end to end through the app database: every band's words agree with it."""
+def test_the_scored_simulated_estate_has_no_contradiction(scored_estate, tmp_path):
+    """The winter estate scored end to end through the app database (a copy): every band's words agree."""
     from analytics.scoring import score_estate
+    from core.db import Database
+    from core.store_sqlite import SQLiteReadingsStore
 
-    report = score_estate(scored_estate.database, scored_estate.store, now=scored_estate.end, full=True)
+    database_url, readings_url = scored_estate.copy_to(tmp_path)
+    database, store = Database(database_url), SQLiteReadingsStore(readings_url)
+    try:
+        report = score_estate(database, store, now=scored_estate.end, full=True)
+    finally:
+        store.close()
+        database.dispose()
     assert report.properties >= 40
     assert report.contradictions == 0

@@ -39,10 +39,10 @@ def bathrooms(scored_estate) -> pd.DataFrame:
 
 
 def test_homes_with_a_failed_extractor_fan_and_poor_ventilation_get_the_ventilation_cause(results, bathrooms):
-    """Every poorly ventilated home (its bathroom fan failed) that is at risk is given poor ventilation."""
+    """Every poorly ventilated home (a failed fan, no fan, or one that moves little air) that is at risk is
+    given poor ventilation."""
     poorly_ventilated = results[results["true_cause"] == "poor_ventilation"]
     assert len(poorly_ventilated) >= 3
-    assert (bathrooms.loc[poorly_ventilated.index, "fan_working"] == False).all()  # noqa: E712 - truth column
     at_risk = poorly_ventilated[poorly_ventilated["band"].isin(["medium", "high", "critical"])]
     assert len(at_risk) >= 2
     assert (at_risk["cause"] == "poor_ventilation").all()

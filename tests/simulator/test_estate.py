@@ -97,7 +97,10 @@ def test_causes_show_in_the_hidden_make_up_of_the_home(estate):
     for home in estate.homes:
         b = home.behaviour
         if home.cause == "poor_ventilation":
-            assert home.room("bathroom").fan_working is False
+            bathroom = home.room("bathroom")
+            # Three forms: a failed fan, no extraction at all, a fan that moves little air.
+            assert {"failed_fan": bathroom.fan_working is False, "no_fan": bathroom.fan_working is None,
+                    "weak_fan": bathroom.fan_working is True and bathroom.fan_ach_per_h <= 1.0}[b.form]
         elif home.cause == "cold_fabric":
             assert home.room("bedroom_1").f_rsi <= 0.55
         elif home.cause == "under_heating":
@@ -106,6 +109,7 @@ def test_causes_show_in_the_hidden_make_up_of_the_home(estate):
             assert home.household.size >= 5 and b.dries_clothes
         elif home.cause == "leak":
             assert b.leak_room is not None and b.leak_g_per_h >= 50
+            assert b.leak_pattern == ("heating" if b.form == "heating_pipe" else "steady")
         else:
             assert b.leak_room is None and b.setpoint_c >= 18.5
 
@@ -146,3 +150,15 @@ def test_bad_sizes_raise_value_error(homes, sites):
     """An empty estate or more sites than homes is refused with a clear message."""
     with pytest.raises(ValueError, match=r"homes|sites"):
         build_estate(1, homes, sites)
+
+
+def test_every_cause_comes_in_each_of_its_forms_on_a_large_estate():
+    """Over 600 homes, each cause shows every one of its realistic forms, and healthy homes have none."""
+    from simulator.estate import CAUSE_FORMS, build_estate
+
+    estate = build_estate(seed=5, homes=600)
+    seen: dict[str, set[str]] = {}
+    for home in estate.homes:
+        seen.setdefault(home.cause, set()).add(home.behaviour.form)
+    assert seen.pop("none") == {""}
+    assert seen == {cause: set(forms) for cause, forms in CAUSE_FORMS.items()}
