@@ -154,14 +154,6 @@ def _numeric(value: object) -> object:
     return value
 
 
-def bounded_float(value: object) -> float | None:
-    """A finite float from a JSON number (bool excluded), or None."""
-    number = _numeric(value) if not isinstance(value, str) else None
-    if isinstance(number, float) and math.isfinite(number):
-        return number
-    return None
-
-
 def extract_fields(decoded: Mapping[str, Any], rules: Sequence[FieldRule]) -> dict[str, object]:
     """The native fields found in ``decoded`` by ``rules`` (first matching name wins; None counts as absent)."""
     found: dict[str, object] = {}
