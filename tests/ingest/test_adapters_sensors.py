@@ -488,3 +488,16 @@ def test_every_format_keeps_its_own_time_within_2015_and_ten_minutes_ahead(name,
         assert reading.ts == moment and not reading.flags & FLAG_UNTIMED
     else:
         assert only_rejection(result).reason in (Reason.TIMESTAMP_TOO_OLD, Reason.FUTURE_TIMESTAMP)
+
+
+@pytest.mark.parametrize(("document", "expected"), [
+    ({"deviceInfo": {"devEui": "A81758FFFE0312C5"}}, "a81758fffe0312c5"),  # v4
+    ({"devEUI": "AgICAgICAgI="}, "0202020202020202"),  # v3 JSON marshaler: base64
+    ({"devEUI": "0202020202020202"}, "0202020202020202"),  # v3 json_v3 marshaler: hex
+    ({"devEUI": "AgICAg=="}, None), ({"devEUI": 17}, None), ({"deviceInfo": "x"}, None), ({}, None),
+])
+def test_chirpstack_http_body_dev_eui(document, expected):
+    """The DevEUI of an HTTP event body in each ChirpStack version's spelling; anything else is None."""
+    from ingest.adapters.chirpstack import body_dev_eui
+
+    assert body_dev_eui(document) == expected
