@@ -412,6 +412,21 @@ def codec_result(
     return result
 
 
+def use_codec(decoded: Mapping[str, Any] | None, options: AdapterOptions, adapter: str, key: str) -> bool:
+    """Whether to decode the raw bytes rather than the network server's object.
+
+    Always when there is no object; also when the device map names a codec for the device
+    and the object holds no humidity we can read (the server's codec names its fields in a
+    way the tables do not know), so a mapped device is never silently ignored.
+    """
+    if decoded is None:
+        return True
+    if _lookup(options.codecs, adapter, key) is None:
+        return False
+    return "humidity_pct" not in extract_fields(decoded, LORAWAN_FIELDS) and not any(
+        isinstance(decoded.get(name), list) for name in HISTORY_KEYS)
+
+
 def _lookup(table: Mapping[str, str], adapter: str, key: str) -> str | None:
     for candidate in (f"{adapter}:{key}", key, key.lower()):
         found = table.get(candidate)

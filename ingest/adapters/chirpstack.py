@@ -25,6 +25,7 @@ from ingest.adapters.base import (
     decoded_result,
     effective_options,
     load_json,
+    use_codec,
 )
 from ingest.adapters.registry import register_adapter
 from ingest.parse import DEFAULT_MAX_FUTURE_S, MAX_PAYLOAD_BYTES, InvalidReading, Reason
@@ -72,7 +73,7 @@ def chirpstack_event(
             detail += "; set the ChirpStack integration's marshaler to JSON"
         return _rejected(bad.reason, detail, _known_device_id("chirpstack", dev_eui, options.mapping, "lorawan"))
     ts = document.get("time") or earliest_gateway_time(document.get("rxInfo"))
-    if decoded is None:
+    if use_codec(decoded, options, "chirpstack", dev_eui):
         return codec_result(
             "chirpstack", dev_eui, fport=document.get("fPort"), data=document.get("data"), ts=ts,
             seq=document.get("fCnt"), received_at=received_at, options=options, where=where,

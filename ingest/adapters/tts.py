@@ -15,6 +15,7 @@ from ingest.adapters.base import (
     decoded_result,
     effective_options,
     load_json,
+    use_codec,
 )
 from ingest.adapters.registry import register_adapter
 from ingest.parse import DEFAULT_MAX_FUTURE_S, InvalidReading, Reason
@@ -70,7 +71,7 @@ def tts_message(
         key, prefix = device_name, "tts"
     ts = uplink.get("received_at") or document.get("received_at")
     where = f"The Things Stack uplink of {device_name}"
-    if decoded is None:
+    if use_codec(decoded, options, "tts", key):
         return codec_result(
             "tts", key, default_prefix=prefix, fport=uplink.get("f_port"), data=uplink.get("frm_payload"), ts=ts,
             seq=uplink.get("f_cnt"), received_at=received_at, options=options, where=where,

@@ -501,3 +501,13 @@ def test_chirpstack_http_body_dev_eui(document, expected):
     from ingest.adapters.chirpstack import body_dev_eui
 
     assert body_dev_eui(document) == expected
+
+
+def test_a_mapped_codec_decodes_the_bytes_when_the_servers_object_has_no_humidity_we_can_read():
+    """The server's codec named its fields its own way: with a codec in the device map, the bytes are decoded;
+    without one, the object is read as before (no humidity: ignored)."""
+    topic, payload = chirpstack_raw("a84041000181e4c2", LHT65_FRAME, 2, object={"Bat": 3.06, "T_int": 28.29})
+    mapped = chirpstack(topic, payload, received_at=RECEIVED, options=options(
+        codecs={"a84041000181e4c2": "dragino-lht65"}))
+    assert only_reading(mapped).humidity_pct == 88.6
+    assert chirpstack(topic, payload, received_at=RECEIVED).ignored
