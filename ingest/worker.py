@@ -183,6 +183,10 @@ def worker_main(conn: Connection, settings_values: dict, stop_event, parent_pid:
 
     if parent_pid is not None:
         die_with_parent(parent_pid)
+    # Ctrl-C and a service manager's SIGTERM reach the whole process group: the ingestor decides when its
+    # worker stops (a "stop" message, the pipe's end, or its own death), so the last batches get written.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     settings = Settings(**settings_values)
     logging.basicConfig(
         level=getattr(logging, settings.log_level),
@@ -277,6 +281,8 @@ class ProcessBackend:
         self._unanswered: collections.OrderedDict[int, list[tuple]] = collections.OrderedDict()
         self._on_restart = on_restart
         self._next_alive_check = 0.0
+        self._dead = False  # the worker stopped while the ingestor was stopping: no new one
+        self._failed: list[tuple[str, int, object]] = []
         self.restarts = 0
         self._start()
 
@@ -298,12 +304,23 @@ class ProcessBackend:
             self._conn.close()
             raise DampWatchError(f"the ingest worker could not start: {detail}")
 
-    def _replace(self, why: str) -> None:
-        """Start a new worker after the old one died, and give it every batch not yet answered."""
+    def _replace(self, why: str) -> list[tuple[str, int, object]]:
+        """Start a new worker after the old one died, and give it every batch not yet answered.
+
+        While the ingestor is stopping no new worker is started: the unanswered batches are reported
+        failed (the broker redelivers them to the next ingestor). Returns those failures.
+        """
         with contextlib.suppress(OSError):
             self._conn.close()
         self._process.join(5)
         code = _exit_description(self._process.exitcode)
+        if self._stop_event.is_set():
+            logger.warning("the ingest worker stopped (%s) while the ingestor was stopping; the broker will "
+                           "redeliver the %d batches it had not finished", code, len(self._unanswered))
+            failed = [("failed", batch_id, f"the worker stopped ({code})") for batch_id in self._unanswered]
+            self._unanswered.clear()
+            self._dead = True
+            return failed
         logger.error("the ingest worker died (%s, %s); starting a new one and handing it the %d batches it had "
                      "not finished (nothing was acknowledged for them)", code, why, len(self._unanswered))
         last_error = ""
@@ -321,7 +338,7 @@ class ProcessBackend:
             for batch_id, batch in self._unanswered.items():
                 self._conn.send(("batch", batch_id, batch))
             logger.info("a new ingest worker (pid %d) took over", self._process.pid)
-            return
+            return []
         raise WorkerDiedError(
             f"the ingest worker died ({code}) and a new one could not start after {len(RESTART_DELAYS_S)} attempts: "
             f"{last_error}. Nothing unwritten was acknowledged; fix the cause and start 'dampwatch ingest' again"
@@ -329,13 +346,20 @@ class ProcessBackend:
 
     def submit(self, batch_id: int, batch: list[tuple]) -> None:
         self._unanswered[batch_id] = batch
+        if self._dead:
+            return  # stopping without a worker: answered "failed" by results()
         try:
             self._conn.send(("batch", batch_id, batch))
         except OSError as exc:  # BrokenPipeError: the worker is gone
-            self._replace(f"the pipe to it broke: {exc}")
+            self._failed.extend(self._replace(f"the pipe to it broke: {exc}"))
 
     def results(self, timeout_s: float = 0.0) -> list[tuple[str, int, object]]:
         """Results that have arrived (waiting up to ``timeout_s`` for the first); replaces a dead worker."""
+        if self._dead:
+            failed, self._failed = self._failed, []
+            failed += [("failed", batch_id, "the worker had stopped") for batch_id in self._unanswered]
+            self._unanswered.clear()
+            return failed
         out: list[tuple[str, int, object]] = []
         try:
             if self._conn.poll(timeout_s):
@@ -346,15 +370,14 @@ class ProcessBackend:
         except (EOFError, OSError) as exc:
             for _kind, batch_id, _detail in out:
                 self._unanswered.pop(batch_id, None)
-            self._replace(f"its pipe closed: {type(exc).__name__}")
-            return out
+            return out + self._replace(f"its pipe closed: {type(exc).__name__}")
         for _kind, batch_id, _detail in out:
             self._unanswered.pop(batch_id, None)
         now = time.monotonic()
         if not out and now >= self._next_alive_check:  # a worker that dies with nothing to do is noticed too
             self._next_alive_check = now + ALIVE_CHECK_S
             if not self._process.is_alive():
-                self._replace("found dead while idle")
+                return self._replace("found dead while idle")
         return out
 
     @property
@@ -365,7 +388,7 @@ class ProcessBackend:
         self._stop_event.set()
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, ValueError):
             self._conn.send(("stop",))
         self._process.join(30)
         if self._process.is_alive():

@@ -256,3 +256,30 @@ def test_locked_sqlite_store_fails_within_the_lock_wait_not_thirty_seconds(tmp_p
         other.close()
     assert store.write([reading]).stored == 1
     store.close()
+
+
+def test_sigterm_to_the_whole_process_group_stops_cleanly(broker, settings, tmp_path: Path) -> None:
+    """systemd and Ctrl-C signal the whole group: the worker ignores it, finishes, and the ingestor exits 0."""
+    register_device(settings.database_url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAMPWATCH_")}
+    env.update({"DAMPWATCH_VAR_DIR": str(tmp_path), "DAMPWATCH_DATABASE_URL": settings.database_url,
+                "DAMPWATCH_READINGS_URL": settings.readings_url, "DAMPWATCH_MQTT_URL": broker.url,
+                "DAMPWATCH_METRICS_PORT": "0", "PYTHONPATH": str(REPO)})
+    log = tmp_path / "ingest.log"
+    with open(log, "wb") as out:
+        ingest = subprocess.Popen([sys.executable, "-c", "from dampwatch.cli import main; main()", "ingest"],
+                                  env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: "connected to" in log.read_text(errors="replace"), what="the ingestor to connect")
+        publish_readings(broker.url, 1, 200)
+        store = SQLiteReadingsStore(settings.readings_url)
+        wait_for(lambda: store.count() == 200, what="200 readings")
+        store.close()
+        os.killpg(ingest.pid, signal.SIGTERM)
+        assert ingest.wait(60) == 0, log.read_text()[-2000:]
+    finally:
+        if ingest.poll() is None:
+            os.killpg(ingest.pid, signal.SIGKILL)
+            ingest.wait(10)
+    text = log.read_text(errors="replace")
+    assert "worker died" not in text and "worker stopped" not in text and "Traceback" not in text
