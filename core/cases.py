@@ -335,7 +335,10 @@ def step_clocks(case: Case, now: dt.datetime, *, due_soon_working_days: int = DU
     """
     if case.status == "closed" and case.closed_at is not None:
         now = min(now, case.closed_at)
-    investigated = case.investigated_at
+    # A time before EARLIEST_AWARE_AT can only be a typo saved before it was refused; counting working days
+    # from it would run through centuries of bank holidays (or off the calendar), so the clocks start there.
+    aware_at = max(case.aware_at, EARLIEST_AWARE_AT)
+    investigated = max(case.investigated_at, EARLIEST_AWARE_AT) if case.investigated_at else None
     clocks = []
     for step in STEPS:
         done_at = getattr(case, step.column)
@@ -344,11 +347,11 @@ def step_clocks(case: Case, now: dt.datetime, *, due_soon_working_days: int = DU
         waiting = False
         if step.key == "investigate":
             if case.emergency:
-                due, hours_based = add_hours(case.aware_at, EMERGENCY_HOURS), True
+                due, hours_based = add_hours(aware_at, EMERGENCY_HOURS), True
             else:
-                due = add_working_days(case.aware_at, INVESTIGATE_WORKING_DAYS)
+                due = add_working_days(aware_at, INVESTIGATE_WORKING_DAYS)
         elif step.key == "make_safe" and case.emergency:
-            due, hours_based = add_hours(case.aware_at, EMERGENCY_HOURS), True
+            due, hours_based = add_hours(aware_at, EMERGENCY_HOURS), True
         elif step.key == "preventative" and case.emergency:
             due = None
         elif investigated is None:

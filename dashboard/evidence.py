@@ -48,7 +48,10 @@ def london(value: dt.datetime | None) -> str:
     """"14 March 2026, 09:05" in London time; blank for None."""
     if value is None:
         return ""
-    local = value.astimezone(LONDON)
+    try:
+        local = value.astimezone(LONDON)
+    except OverflowError:  # the calendar's first or last hours: a typo saved before years were checked
+        local = value.astimezone(dt.UTC)
     return f"{local.day} {local:%B %Y}, {local:%H:%M}"
 
 

@@ -95,7 +95,10 @@ class DampWatchUndefined(StrictUndefined):
 def _as_london(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:  # stored times are UTC; a naive one is taken as UTC
         value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(LONDON)
+    try:
+        return value.astimezone(LONDON)
+    except OverflowError:  # the first or last hours of the calendar (a typo saved before years were checked)
+        return value.astimezone(dt.UTC)
 
 
 def london_datetime(value: dt.datetime | None) -> str:

@@ -402,3 +402,19 @@ def test_api_reads_of_personal_data_are_audited(app, staff):
     assert [(e.actor, e.object_type, e.object_id) for e in reads] == [
         (staff.manager.email, "get_case", str(case_id)), (staff.manager.email, "get_property", UPRN)]
     assert all(e.detail["token_id"] for e in reads)
+
+
+def test_a_case_saved_with_year_one_before_the_check_no_longer_breaks_pages(client_request, app, staff):
+    """A year-1 aware_at already in the database (saved before years were checked): every page still answers."""
+    with _db(app).session() as session:
+        add_home(session, UPRN)
+        case = Case(uprn=UPRN, source="officer", aware_at=dt.datetime(1, 1, 1, tzinfo=dt.UTC), opened_by="x")
+        session.add(case)
+        session.flush()
+        case_id = case.id
+    client_request.get("cases.case_list")
+    client_request.get("cases.case_page", case_id=case_id)
+    client_request.get_response("cases.evidence_zip", case_id=case_id)
+    client_request.get_response("cases.evidence_pack", case_id=case_id)
+    client_request.login(staff.manager)
+    client_request.get("cases.manager")
