@@ -12,6 +12,9 @@ import stat
 import zipfile
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from core.model import ApiToken, AuditEvent, Case, CaseEvent, Tenant, User
@@ -418,3 +421,35 @@ def test_a_case_saved_with_year_one_before_the_check_no_longer_breaks_pages(clie
     client_request.get_response("cases.evidence_pack", case_id=case_id)
     client_request.login(staff.manager)
     client_request.get("cases.manager")
+
+
+@hypothesis_settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=st.one_of(st.text(max_size=30), st.integers(min_value=-(10**30), max_value=10**30).map(str),
+                       st.datetimes(timezones=st.just(dt.UTC)).map(lambda d: d.isoformat()),
+                       st.dates().map(str)))
+def test_no_id_time_or_date_in_the_api_gives_a_500(api_client, value):
+    """Whatever is put in an id, a time, a date or a cursor, the API answers 200, 400 or 404 in JSON."""
+    from urllib.parse import quote
+
+    client, headers = api_client
+    for path in (f"/api/v1/cases/{quote(value, safe='')}", f"/api/v1/rooms/{quote(value, safe='')}/readings",
+                 f"/api/v1/inspections?from={quote(value)}", f"/api/v1/risk?cursor={quote(value)}",
+                 f"/api/v1/properties?updated_since={quote(value)}", f"/api/v1/inspections?team={quote(value)}"):
+        response = client.get(path, headers=headers)
+        assert response.status_code in (200, 400, 404), (path, response.status_code)
+        assert response.is_json, path
+
+
+@pytest.fixture
+def api_client(app, staff):
+    with _db(app).session() as session:
+        token = create_token(session, session.get(User, staff.officer.id), "Fuzzing system")
+    return app.test_client(), {"Authorization": f"Bearer {token}"}
+
+
+@given(st.integers(min_value=0, max_value=500))
+def test_the_sign_in_wait_never_shrinks_with_more_failures_and_never_passes_five_minutes(failures):
+    """More failures never mean a shorter wait; no wait is longer than 5 minutes (there is no lock-out)."""
+    from dashboard.views.auth import MAX_DELAY, delay_after
+
+    assert delay_after(failures) <= delay_after(failures + 1) <= MAX_DELAY
