@@ -453,3 +453,26 @@ def test_the_sign_in_wait_never_shrinks_with_more_failures_and_never_passes_five
     from dashboard.views.auth import MAX_DELAY, delay_after
 
     assert delay_after(failures) <= delay_after(failures + 1) <= MAX_DELAY
+
+
+def test_a_tenant_sees_only_the_advice_sent_to_them(client_request, app):
+    """Advice sent to a co-tenant of the same home, or to a tenant next door, is not on this tenant's page."""
+    from core.model_alerts import OutboxMessage
+
+    with _db(app).session() as session:
+        add_home(session, UPRN, tenants=[{"name": "Sam Jones", "email": "sam@example.org", "phone": "07700900123"},
+                                         {"name": "Alex Jones", "email": "alex@example.org", "phone": "07700900124"}])
+        add_home(session, OTHER_UPRN, tenants=[{"name": "Pat Other", "email": "pat@example.org",
+                                                "phone": "07700900999"}])
+        tenants = {t.name: t for t in session.scalars(select(Tenant))}
+        sent = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        for name, subject in (("Sam Jones", "Advice for Sam"), ("Alex Jones", "Advice for Alex"),
+                              ("Pat Other", "Advice for Pat")):
+            tenant = tenants[name]
+            session.add(OutboxMessage(channel="email", recipient=tenant.email, tenant_id=tenant.id, uprn=tenant.uprn,
+                                      message_type="ventilation", subject=subject, body=f"{subject}: open a window",
+                                      dedup_key=f"advice-{tenant.id}", status="sent", sent_at=sent))
+    sign_in_as_tenant(client_request, app, "sam@example.org")
+    text = client_request.get("tenant.home").text
+    assert "Advice for Sam" in text
+    assert "Advice for Alex" not in text and "Advice for Pat" not in text
