@@ -41,11 +41,12 @@ class Settings(BaseSettings):
     var_dir: Path = Field(Path("var"), description="Folder for local data: SQLite files, broker data, logs.")
     database_url: str = Field(
         "sqlite:///var/dampwatch.db",
-        description="App database (SQLAlchemy URL): sqlite:///path or postgresql+psycopg://user@host/db.",
+        description="App database (SQLAlchemy URL; unset: dampwatch.db in DAMPWATCH_VAR_DIR): sqlite:///path or "
+        "postgresql+psycopg://user@host/db.",
     )
     readings_url: str = Field(
         "sqlite:///var/readings.db",
-        description="Readings store: sqlite:///path, influxdb2://TOKEN@host:8086/ORG/BUCKET or "
+        description="Readings store (unset: readings.db in DAMPWATCH_VAR_DIR): sqlite:///path, influxdb2://TOKEN@host:8086/ORG/BUCKET or "
         "victoriametrics://host:8428 (see README, Readings stores).",
     )
     mqtt_url: str | None = Field(
