@@ -53,15 +53,15 @@ class _Exploding:
         raise ZeroDivisionError("division by zero in a vendor adapter")
 
 
-if "exploding" not in ADAPTERS:
-    register_adapter("exploding", _Exploding)
-
-
 @pytest.fixture
 def writer(settings, database, store):
-    settings = settings.model_copy(update={"ingest_adapters": "boom/#=exploding"})
-    _register(database, "dev-1", "dev-2")
-    return BatchWriter(settings, store, database)
+    register_adapter("exploding", _Exploding)
+    try:
+        settings = settings.model_copy(update={"ingest_adapters": "boom/#=exploding"})
+        _register(database, "dev-1", "dev-2")
+        yield BatchWriter(settings, store, database)
+    finally:
+        ADAPTERS.pop("exploding", None)  # the registry is global: leave it as the other tests expect
 
 
 def test_an_adapter_that_raises_dead_letters_its_message_as_internal_error_and_the_batch_goes_on(writer, store,
@@ -257,3 +257,16 @@ def test_dead_letters_command_prints_device_text_as_plain_text(settings, databas
     assert "\\x1b[2J\\x0d\\u202e" in result.output
     pruned = CliRunner().invoke(main, ["dead-letters", "prune", "--older-than-days", "1"], env=env)
     assert pruned.exit_code == 0 and "pruned 0 dead letters" in pruned.output
+
+
+def test_the_writer_prunes_old_dead_letters_itself(writer, database):
+    """The ingest worker prunes dead letters past DAMPWATCH_RETENTION_DEAD_LETTERS_DAYS (30) as it writes."""
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(days=31)
+    with database.engine.begin() as conn:
+        conn.execute(DeadLetter.__table__.insert(), [{
+            "received_at": old, "topic": "t", "device_id": None, "reason": "invalid_json", "detail": "d",
+            "payload_excerpt": "", "payload_bytes": 0}])
+    writer._next_prune = 0.0  # the hour since start-up has passed
+    writer.write([RawMessage("dampwatch/dev-1/up", b"not json", NOW)])
+    assert [letter.reason for letter in _letters(database)] == [Reason.INVALID_JSON]
+    assert _letters(database)[0].received_at > old
