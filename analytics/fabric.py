@@ -3,6 +3,9 @@
 The register says a home's wall type, build year and floor; the RdSAP tables give the U-value of such a
 wall as built, and BS EN ISO 13788 relates the U-value to the inside surface temperature. A room's own
 figure (a survey) always wins over this prior, and the prior over the UK design value of 0.75.
+
+The data can then refine the factor: a room that cools clearly faster than the rest of its home when the
+heating goes off loses more heat through its walls, so they are colder (:func:`refined_temperature_factor`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import numpy as np
 __all__ = [
     "COLD_SPOT_MAX_FACTOR",
     "INTERNAL_SURFACE_RESISTANCE_M2K_W",
+    "heat_loss_ratio",
+    "refined_temperature_factor",
     "temperature_factor_prior",
     "wall_u_value",
 ]
@@ -96,3 +101,77 @@ def temperature_factor_prior(wall_type: str | None, build_year: float | None, fl
     if floor_level is None or (isinstance(floor_level, float) and math.isnan(floor_level)) or int(floor_level) == 0:
         factor -= GROUND_FLOOR_PENALTY
     return float(np.clip(factor, 0.3, 1.0))
+
+
+WALL_SHARE_OF_ROOM_LOSS: Final = 0.5
+"""Share of a room's heat loss that goes through its walls, the rest through windows, floor, ceiling and air
+change (the Energy Saving Trust puts the walls at about a third of an uninsulated home's loss; a room with
+external walls loses more of its heat through them). [-]"""
+
+REFINE_MIN_RATIO: Final = 1.25
+"""A room must cool at least this much faster than the median room of its home before its temperature factor
+is lowered: smaller differences are within what windows, doors and sensor placement cause. [-]"""
+
+MIN_REFINED_FACTOR: Final = 0.35
+"""The lowest temperature factor a refinement gives (a solid wall's worst junctions). [-]"""
+
+
+def heat_loss_ratio(heat_loss_index: np.ndarray, property_index: np.ndarray, n_properties: int) -> np.ndarray:
+    """Each room's heat-loss index over the median of its home's rooms (NaN without two rooms to compare).
+
+    Parameters
+    ----------
+    heat_loss_index : numpy.ndarray
+        Cooling rate of each room when the heating is off, as a share of the indoor-outdoor difference. [1/h]
+    property_index : numpy.ndarray of int
+        The property (0 to n_properties - 1) of each room.
+    n_properties : int
+        Number of properties.
+    """
+    values = np.asarray(heat_loss_index, dtype=float)
+    group = np.asarray(property_index)
+    median = np.full(n_properties, np.nan)
+    finite = np.isfinite(values)
+    counts = np.bincount(group[finite], minlength=n_properties)
+    for p in np.flatnonzero(counts >= 2):
+        median[p] = np.median(values[finite & (group == p)])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return values / median[group]
+
+
+def refined_temperature_factor(prior: np.ndarray, ratio: np.ndarray,
+                               wall_share: float = WALL_SHARE_OF_ROOM_LOSS) -> np.ndarray:
+    r"""A room's temperature factor lowered where it loses heat clearly faster than the rest of its home.
+
+    Parameters
+    ----------
+    prior : numpy.ndarray
+        The factor from the register, the archetype or the design value. [-]
+    ratio : numpy.ndarray
+        :func:`heat_loss_ratio` of each room (NaN where unknown). [-]
+    wall_share : float, default 0.5
+        Share of a room's heat loss through its walls. [-]
+
+    Returns
+    -------
+    numpy.ndarray
+        The prior where the ratio is unknown or below :data:`REFINE_MIN_RATIO`; else
+        :math:`1 - (1 - f) \left(1 + (r - 1)/s\right)`, never above the prior nor below 0.35.
+
+    Notes
+    -----
+    Conduction through a wall scales with its U-value, and :math:`1 - f_{Rsi} = R_{si} U` (BS EN ISO 13788),
+    so if a share :math:`s` of the room's loss goes through its walls, a room losing heat :math:`r` times as
+    fast as its neighbours has walls with :math:`1 + (r - 1)/s` times their :math:`1 - f_{Rsi}`.
+
+    Examples
+    --------
+    >>> float(refined_temperature_factor(np.array([0.75]), np.array([1.5]))[0])
+    0.5
+    """
+    prior = np.asarray(prior, dtype=float)
+    ratio = np.asarray(ratio, dtype=float)
+    with np.errstate(invalid="ignore"):
+        scaled = 1.0 - (1.0 - prior) * (1.0 + (ratio - 1.0) / wall_share)
+        refined = np.where(ratio >= REFINE_MIN_RATIO, np.clip(scaled, MIN_REFINED_FACTOR, prior), prior)
+    return np.where(np.isfinite(refined), refined, prior)

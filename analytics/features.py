@@ -81,6 +81,15 @@ DAYS_PER_BLOCK: Final = 4
 """Days :func:`summarise_days` works on at a time: small enough for a few thousand rooms' arrays to stay in
 the processor's cache."""
 
+COOLING_MIN_DROP_K: Final = 0.2
+"""An hour counts as cooling when the room's hourly mean falls by at least this much... [K]"""
+
+COOLING_MIN_DIFFERENCE_K: Final = 5.0
+"""... from a start at least this much above outdoors (smaller differences give noisy rates). [K]"""
+
+COOLING_MIN_HOURS: Final = 10
+"""Cooling hours a window needs before the room's heat-loss index is given."""
+
 WINDOW_DAYS: Final = 14
 """Days that the features add up: the last 14, the current day included. [d]"""
 
@@ -106,6 +115,8 @@ DAY_FIELDS: Final = (
     "last_data_hour",
     "ventilation_events",
     "ventilation_remaining_sum",
+    "hours_cooling",
+    "sum_cooling_rate_per_h",
 )
 """What one room-day row holds, in the order of the last axis of :func:`summarise_days`' result.
 
@@ -118,7 +129,9 @@ with data (divide by ``hours_data`` for means); ``min_vapour_pressure_excess_pa`
 excess (NaN without data); ``last_data_hour`` the last hour of the day with data, 0-23 (NaN if none).
 ``ventilation_events`` counts moisture events whose two-hour decay ended in the day (wet rooms only) and
 ``ventilation_remaining_sum`` adds up the share of each event's rise still there two hours after its
-peak."""
+peak. ``hours_cooling`` counts the hours in which the room cooled (the heating off) while well above the
+outdoor temperature, and ``sum_cooling_rate_per_h`` adds up each such hour's fall as a share of the
+indoor-outdoor difference at its start (see :data:`COOLING_MIN_DROP_K`)."""
 
 _F = {name: position for position, name in enumerate(DAY_FIELDS)}
 
@@ -150,6 +163,8 @@ FEATURE_NAMES: Final = (
     "humidity_class",
     "ventilation_events",
     "ventilation_remaining",
+    "cooling_hours",
+    "heat_loss_index_per_h",
 )
 """The room features of :func:`window_features`, each an array with one value per room.
 
@@ -162,7 +177,10 @@ over the window. ``hours_*``, ``days_*`` and ``share_*`` count hours, damp days 
 ``min_vapour_pressure_excess_pa`` the mean of the daily lowest excess (high when moisture never clears,
 as with a leak), and ``humidity_class`` the BS EN ISO 13788 internal humidity class (1-5) of the means.
 ``ventilation_remaining`` is the mean share of a moisture event's rise still there two hours after its
-peak (0 clears fast, 1 not at all; NaN without events)."""
+peak (0 clears fast, 1 not at all; NaN without events). ``heat_loss_index_per_h`` is the mean rate at
+which the room cools towards outdoors when the heating is off, as a share of the indoor-outdoor difference
+per hour (NaN with fewer than :data:`COOLING_MIN_HOURS` such hours): a room that loses heat faster than the
+rest of its home has a colder fabric."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -544,6 +562,19 @@ def _summarise_block(
             np.copyto(values, f32(0.0), where=missing)
             out[:, :, _F[name]] = daily(values)
 
+    # Cooling when the heating is off: each hour's fall over the indoor-outdoor difference at its start,
+    # Newton's law of cooling, so the rate does not depend on how cold it is outside.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        temp_before = _block(np.asarray(conditions.temperature_c), start - 1, stop - 1, np.nan, f32)
+        out_before = _block(np.asarray(conditions.outdoor_temperature_c), start - 1, stop - 1, np.nan, f32)
+        drop = temp_before - temp
+        difference = temp_before - out_before
+        cooling = (drop >= f32(COOLING_MIN_DROP_K)) & (difference >= f32(COOLING_MIN_DIFFERENCE_K))
+        rate = np.where(cooling, drop / difference, f32(0.0)).astype(f32)
+        out[:, :, _F["hours_cooling"]] = daily_count(cooling)
+        out[:, :, _F["sum_cooling_rate_per_h"]] = daily(rate)
+        del temp_before, out_before, drop, difference, rate
+
     # Moisture events in wet rooms, from the context hours before the block.
     out[:, :, _F["ventilation_events"]] = 0.0
     out[:, :, _F["ventilation_remaining_sum"]] = 0.0
@@ -678,6 +709,9 @@ def window_features(days: np.ndarray, hours_in_last_day: int) -> RoomFeatures:
         lowest_excess = np.where(with_lowest, daily_lowest, 0.0).sum(axis=1) / with_lowest.sum(axis=1)
         events = total("ventilation_events")
         remaining = np.where(events > 0, total("ventilation_remaining_sum") / np.maximum(events, 1), np.nan)
+        cooling_hours = total("hours_cooling")
+        heat_loss = np.where(cooling_hours >= COOLING_MIN_HOURS,
+                             total("sum_cooling_rate_per_h") / np.maximum(cooling_hours, 1), np.nan)
 
         def days_over(name: str) -> np.ndarray:
             return (np.nan_to_num(field(name)) >= DAMP_DAY_MIN_HOURS).sum(axis=1).astype(float)
@@ -710,5 +744,7 @@ def window_features(days: np.ndarray, hours_in_last_day: int) -> RoomFeatures:
             "humidity_class": humidity_class,
             "ventilation_events": events,
             "ventilation_remaining": remaining,
+            "cooling_hours": cooling_hours,
+            "heat_loss_index_per_h": heat_loss,
         }
     return RoomFeatures(values)

@@ -34,6 +34,7 @@ import pandas as pd
 from sqlalchemy import delete, insert, select, update
 
 from analytics.errors import AnalyticsError
+from analytics.fabric import heat_loss_ratio, refined_temperature_factor
 from analytics.features import (
     CONTEXT_HOURS,
     DAY_FIELDS,
@@ -111,6 +112,8 @@ CLIMATOLOGY_REASON_BELOW: Final = 0.5
 """The reasons mention the climatology when less than this share of the driver room's hours had measured
 outdoor conditions. [-]"""
 
+REFINE_MIN_CHANGE: Final = 0.02
+"""A room is judged again with its refined temperature factor only when it is at least this much lower. [-]"""
 CONTRADICTIONS_KEY: Final = "(words that disagree with the band)"
 _F = {name: position for position, name in enumerate(DAY_FIELDS)}
 _EPOCH_DATE = dt.date(1970, 1, 1)
@@ -268,6 +271,8 @@ def _explanations(
     types = rooms["room_type"].tolist()
     factors = rooms["temperature_factor"].to_numpy(dtype=float)
     sources = rooms["factor_source"].tolist() if "factor_source" in rooms else ["design"] * len(rooms)
+    heat_ratios = (rooms["heat_loss_ratio"].to_numpy(dtype=float) if "heat_loss_ratio" in rooms
+                   else np.full(len(rooms), np.nan))
     starts = np.r_[table.starts, len(rooms)]
     to_mould_1, to_mould_3 = (days_to_mould_index(np.nan_to_num(features["mould_index"]),
                                                   np.nan_to_num(features["mould_index_trend"]), target,
@@ -290,6 +295,7 @@ def _explanations(
                 mean_humidity_pct=float(features["mean_humidity_pct"][driver_row]),
                 mean_outdoor_temperature_c=float(features["mean_outdoor_temperature_c"][driver_row]),
                 temperature_factor=float(factors[driver_row]),
+                heat_loss_ratio=float(heat_ratios[driver_row]),
                 days_to_mould_1=float(to_mould_1[driver_row]),
                 days_to_mould_3=float(to_mould_3[driver_row]),
             )
@@ -446,7 +452,7 @@ def _day_rows(room_id: int, first_day: int, rows: np.ndarray) -> list[dict]:
             record[name] = None if not math.isfinite(value) else value
         for name in ("dry_spell_hours_start", "hours_data", "hours_outdoor_measured", "hours_surface_rh_over_80",
                      "hours_rh_over_70", "hours_below_16", "hours_below_18", "ventilation_events",
-                     "last_data_hour"):
+                     "last_data_hour", "hours_cooling"):
             if record[name] is not None:
                 record[name] = int(record[name])
         out.append(record)
@@ -639,14 +645,21 @@ def _score_chunk(
             window[row, day - spec.window_first_day] = values
     final_index = np.zeros(n_rooms)
     final_dry = np.zeros(n_rooms, dtype=np.int64)
-    fresh: list[tuple[int, int, np.ndarray]] = []  # (row, first day, day rows from it)
+    fresh_by_row: dict[int, tuple[int, np.ndarray]] = {}  # row: (first day, day rows from it)
+    factors = rooms["temperature_factor"].to_numpy(dtype=float).copy()
     room_hours = 0
-    groups = [(None, np.flatnonzero(plan.full))] + [
-        (int(day), np.flatnonzero(~plan.full & (plan.start_day == day))) for day in np.unique(plan.start_day[~plan.full])
-    ]
-    for group_day, rows in groups:
-        if rows.size == 0:
-            continue
+
+    def summarise(selected: np.ndarray) -> None:
+        nonlocal room_hours
+        full = plan.full[selected]
+        later = selected[~full]
+        groups = [(None, selected[full])] + [
+            (int(day), later[plan.start_day[later] == day]) for day in np.unique(plan.start_day[later])]
+        for group_day, rows in groups:
+            if rows.size:
+                room_hours += _summarise_group(group_day, rows)
+
+    def _summarise_group(group_day: int | None, rows: np.ndarray) -> int:
         group = rooms.iloc[rows]
         start_day = spec.history_start_day if group_day is None else group_day
         group_outdoor = outdoor
@@ -665,19 +678,38 @@ def _score_chunk(
         # Day rows older than those kept are not summarised: they only carry the mould index forward.
         summarised_from = max(start_day, spec.keep_from_day)
         days, index, dry = summarise_days(
-            conditions, group["temperature_factor"].to_numpy(), np.isin(group["room_type"], WET_ROOM_TYPES),
+            conditions, factors[rows], np.isin(group["room_type"], WET_ROOM_TYPES),
             plan.state_index[rows], plan.state_dry[rows], first_kept_day=summarised_from - start_day)
-        room_hours += rows.size * conditions.hours
         final_index[rows], final_dry[rows] = index, dry
         for j, row in enumerate(rows.tolist()):
             own_first = max(int(first[j]), summarised_from)
             own = days[j, own_first - summarised_from:]
-            fresh.append((row, own_first, own))
+            fresh_by_row[row] = (own_first, own)
             low = max(own_first, spec.window_first_day)
             window[row, low - spec.window_first_day:] = own[low - own_first:]
+        return rows.size * conditions.hours
 
+    summarise(np.arange(n_rooms))
     features = window_features(window, spec.now_hour - spec.last_day * HOURS_PER_DAY)
-    assessment = assess(features, table, rooms["temperature_factor"].to_numpy(dtype=float))
+    # A room that cools clearly faster than the rest of its home has colder walls than the register says:
+    # it is judged again, from its first reading, with the lower temperature factor (see analytics.fabric).
+    ratio = heat_loss_ratio(features["heat_loss_index_per_h"], table.property_index, table.n_properties)
+    refined = refined_temperature_factor(factors, ratio)
+    redo = np.flatnonzero(refined < factors - REFINE_MIN_CHANGE)
+    sources = rooms["factor_source"].to_numpy(dtype=object).copy() if "factor_source" in rooms else np.full(
+        n_rooms, "design", dtype=object)
+    if redo.size:
+        factors[redo] = refined[redo]
+        sources[redo] = "heat_loss"
+        plan.full[redo] = True
+        plan.state_index[redo] = 0.0
+        plan.state_dry[redo] = 0
+        window[redo] = np.nan
+        summarise(redo)
+        features = window_features(window, spec.now_hour - spec.last_day * HOURS_PER_DAY)
+    rooms = rooms.assign(temperature_factor=factors, factor_source=sources, heat_loss_ratio=ratio)
+    fresh = [(row, *fresh_by_row[row]) for row in sorted(fresh_by_row)]
+    assessment = assess(features, table, factors)
     score = assessment.score
     if spec.model is not None:
         archetype = registry.properties.loc[uprns, ["build_year", "wall_type", "floor_level"]]

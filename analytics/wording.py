@@ -55,7 +55,7 @@ MENTION_ROOM_HUMID_SHARE: Final = 0.2
 #: Projections of mould growth further out than this are not given (the conditions will have changed). [d]
 MAX_PROJECTED_DAYS: Final = 365.0
 #: Where a room's temperature factor came from: the register's own figure, the archetype prior, the design value.
-FACTOR_SOURCES: Final = ("register", "archetype", "design")
+FACTOR_SOURCES: Final = ("register", "archetype", "design", "heat_loss")
 
 
 @functools.cache
@@ -118,6 +118,7 @@ class RoomFacts:
     temperature_factor: float
     days_to_mould_1: float = math.nan
     days_to_mould_3: float = math.nan
+    heat_loss_ratio: float = math.nan
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,12 +166,15 @@ class Explanation:
 DAMP_CLAIMS: Final = frozenset({
     "reason.surface_damp_days", "reason.surface_damp_share", "reason.mould_index", "reason.mould_rising",
     "reason.leak", "reason.ventilation_slow", "reason.moisture_load", "reason.cold_fabric", "reason.runner_up",
+    "reason.mould_projection", "reason.mould_projection_visible",
 })
 """Reasons that say a home is damp or name a damp cause: they never stand beside the ``low`` band."""
 
 WALL_CLAIMS: Final = frozenset({
     "reason.surface_damp_days", "reason.surface_damp_share", "reason.surface_dry", "reason.surface_low",
-    "reason.mould_index", "reason.mould_rising", "reason.cold_fabric", "reason.factor",
+    "reason.mould_index", "reason.mould_rising", "reason.cold_fabric", "reason.factor_register",
+    "reason.factor_archetype", "reason.factor_design", "reason.factor_heat_loss", "reason.mould_projection",
+    "reason.mould_projection_visible",
 })
 """Reasons that say anything about the walls: never made on insufficient data."""
 
@@ -245,7 +249,10 @@ def _driver_reasons(facts: PropertyFacts, out: _Words) -> None:
     _projection(driver, room, window, out)
     if driver.share_rh_over_70 >= MENTION_ROOM_HUMID_SHARE:
         out.add("reason.room_humid", room=room, share=_percent(driver.share_rh_over_70))
-    if facts.factor_source in FACTOR_SOURCES:
+    if facts.factor_source == "heat_loss" and math.isfinite(driver.heat_loss_ratio):
+        out.add("reason.factor_heat_loss", room=room, ratio=f"{driver.heat_loss_ratio:.1f}",
+                factor=f"{driver.temperature_factor:.2f}")
+    elif facts.factor_source in FACTOR_SOURCES[:3]:
         out.add(f"reason.factor_{facts.factor_source}", factor=f"{driver.temperature_factor:.2f}")
 
 

@@ -374,6 +374,8 @@ class RoomDay(Base):
     last_data_hour: Mapped[int | None] = mapped_column(Integer)
     ventilation_events: Mapped[int] = mapped_column(Integer)
     ventilation_remaining_sum: Mapped[float] = mapped_column(Float)
+    hours_cooling: Mapped[int | None] = mapped_column(Integer)  # migration 0007_d
+    sum_cooling_rate_per_h: Mapped[float | None] = mapped_column(Float)
 
 
 class ScoringRun(Base):

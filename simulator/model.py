@@ -82,6 +82,11 @@ class RoomTable:
         return len(self.slug)
 
 
+FABRIC_LOSS_SHARE = 0.6
+"""Share of a room's heat loss that goes through the walls whose cold spot f_Rsi describes (the rest through
+windows, floor, ceiling and air change). [-]"""
+
+
 def room_table(estate: Estate) -> RoomTable:
     """Flatten the estate's indoor rooms and their homes' behaviour into a :class:`RoomTable`."""
     site_index = {site.name: s for s, site in enumerate(estate.sites)}
@@ -106,6 +111,7 @@ def room_table(estate: Estate) -> RoomTable:
     }
     for h, home in enumerate(estate.homes):
         b = home.behaviour
+        home_f = float(np.median([room.f_rsi for room in home.indoor_rooms]))
         for room in home.indoor_rooms:
             cols["home"].append(h)
             cols["site"].append(site_index[home.site])
@@ -118,7 +124,11 @@ def room_table(estate: Estate) -> RoomTable:
             cols["internal_ach"].append(
                 INTERNAL_EXCHANGE_ACH.get(room.room_type, INTERNAL_EXCHANGE_DEFAULT_ACH)
             )
-            cols["loss_rate_per_h"].append(1.0 / b.time_constant_h)
+            # A room whose walls are colder than the rest of the home's loses heat faster through them:
+            # conduction scales with U, and 1 - f_Rsi = R_si U (BS EN ISO 13788), so the wall's share of the
+            # room's loss grows by (1 - f_room) / (1 - f_home).
+            wall_ratio = (1.0 - room.f_rsi) / (1.0 - home_f)
+            cols["loss_rate_per_h"].append((1.0 + FABRIC_LOSS_SHARE * (wall_ratio - 1.0)) / b.time_constant_h)
             cols["gain_k"].append(b.internal_gain_k)
             cols["setpoint_c"].append(np.nan if room.setpoint_c is None else room.setpoint_c)
             cols["fan_ach"].append(room.fan_ach_per_h if room.fan_working else 0.0)

@@ -66,6 +66,8 @@ def _random_estate(rng: np.random.Generator, homes: int) -> tuple[RoomFeatures, 
         "humidity_class": np.floor(u(1, 6)),
         "ventilation_events": np.floor(u(0, 40)),
         "ventilation_remaining": u(0, 1),
+        "cooling_hours": np.floor(u(0, 100)),
+        "heat_loss_index_per_h": u(0.02, 0.3),
     }
     values["min_vapour_pressure_excess_pa"] = np.minimum(values["min_vapour_pressure_excess_pa"],
                                                          values["vapour_pressure_excess_pa"])
@@ -75,7 +77,8 @@ def _random_estate(rng: np.random.Generator, homes: int) -> tuple[RoomFeatures, 
         "name": np.tile(["Living room", "Kitchen", "Bathroom", "Bedroom 1"], homes),
         "room_type": table.room_type,
         "temperature_factor": rng.choice([0.75, 0.6, 0.8], n),
-        "factor_source": rng.choice(["register", "archetype", "design"], n),
+        "factor_source": rng.choice(["register", "archetype", "design", "heat_loss"], n),
+        "heat_loss_ratio": u(0.5, 2.5),
     })
     return features, table, rooms
 

@@ -48,6 +48,8 @@ ORDINARY = {
     "humidity_class": 2.0,
     "ventilation_events": 20.0,
     "ventilation_remaining": 0.05,
+    "cooling_hours": 40.0,
+    "heat_loss_index_per_h": 0.08,
 }
 # A damp room: cold spot wet most of the time, visible growth beginning.
 DAMP = {**ORDINARY, "mould_index": 2.0, "mould_index_max": 2.0, "mould_index_trend": 0.4,
