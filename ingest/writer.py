@@ -24,7 +24,7 @@ from core.model import DeadLetter, Device, DeviceHealth
 from core.readings import FLAG_UNTIMED, Reading, ReadingsStore, WriteResult
 from core.settings import Settings
 from ingest.batch import BatchResult, RawMessage
-from ingest.deadletters import DeadLetterLog, dead_letter_row, prune_dead_letters
+from ingest.deadletters import DeadLetterLog, db_text, dead_letter_row, prune_dead_letters
 from ingest.parse import DeviceStatus, ParseResult, Reason, Rejection, parse
 
 logger = logging.getLogger(__name__)
@@ -278,7 +278,7 @@ class BatchWriter:
                 conn.execute(
                     update(DeviceHealth)
                     .where(DeviceHealth.device_id == status.device_id)
-                    .values(status=status.status, status_at=at)
+                    .values(status=db_text(status.status, 20), status_at=at)
                 )
 
     def _dead_letter_rows(self, dead: list[tuple[RawMessage, Rejection]]) -> list[dict]:

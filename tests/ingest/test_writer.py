@@ -270,3 +270,15 @@ def test_the_writer_prunes_old_dead_letters_itself(writer, database):
     writer.write([RawMessage("dampwatch/dev-1/up", b"not json", NOW)])
     assert [letter.reason for letter in _letters(database)] == [Reason.INVALID_JSON]
     assert _letters(database)[0].received_at > old
+
+
+def test_a_status_with_nul_and_surrogates_is_recorded_not_quarantined(writer, database):
+    """A last will carrying NUL or a lone surrogate is kept (escaped) on SQLite and PostgreSQL."""
+    from core.model import DeviceHealth
+
+    writer._known_devices = frozenset({"dev-1"})
+    result = writer.write([RawMessage("dampwatch/dev-1/status", b'{"status": "off\\u0000\\ud800line"}', NOW)])
+    assert not result.rejected
+    with database.session() as session:
+        health = session.get(DeviceHealth, "dev-1")
+    assert health is not None and "\x00" not in health.status and health.status.startswith("off")
