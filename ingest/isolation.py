@@ -55,7 +55,8 @@ _DATA_WORDS = (
 #: Failures of the set-up, not of a message (a database not migrated, a user without rights): outages.
 _SETUP_WORDS = (
     "no such table", "no such column", "does not exist", "undefined table", "undefinedtable", "undefined column",
-    "permission denied", "insufficient privilege", "authentication", "password",
+    "permission denied", "insufficient privilege", "authentication", "password", "http 401", "http 403",
+    "http 404", "unauthorized", "forbidden",
 )
 _OUTAGE_WORDS = (
     "locked", "busy", "disk i/o", "unable to open", "connect", "timeout", "timed out", "refused", "unreachable",
