@@ -170,6 +170,13 @@ def test_untimed_messages_keep_their_order_and_are_never_collapsed(broker, setti
     database.dispose()
 
 
+def _wait_for_the_retained_copy(ingestor) -> None:
+    """The broker sends the retained copy right after subscribing: wait until it was stored or ignored."""
+    metrics = ingestor.metrics
+    wait_for(lambda: metrics.received._value.get() + metrics.retained_ignored._value.get() >= 1
+             and metrics.pending._value.get() == 0, what="the retained copy handled", state=metrics.log_line)
+
+
 def test_retained_messages_are_stored_once_not_on_every_restart(broker, settings, store):
     """A retained state is a reading once; the broker's copy on each re-subscription is not; a new one is."""
     settings = settings.model_copy(update={"ingest_adapters": ROUTES})
@@ -178,16 +185,14 @@ def test_retained_messages_are_stored_once_not_on_every_restart(broker, settings
     _publish_retained(broker.url, "zigbee2mqtt/kitchen", b'{"temperature": 20.0, "humidity": 55}')
     for restart in range(3):
         with running_ingestor(settings, store, database, broker.url) as ingestor:
-            time.sleep(1.0)  # the retained copy arrives right after subscribing
-            wait_for(lambda: ingestor.metrics.pending._value.get() == 0, what="nothing pending")
+            _wait_for_the_retained_copy(ingestor)
         assert store.count() == 1, f"restart {restart} stored the retained state again"
     assert ingestor.metrics.retained_ignored._value.get() == 1
     _publish_retained(broker.url, "zigbee2mqtt/kitchen", b'{"temperature": 20.5, "humidity": 71}')  # while away
     fresh = settings.model_copy(update={"mqtt_client_id": settings.mqtt_client_id + "-new"})  # session lost
     for _restart in range(2):
         with running_ingestor(fresh, store, database, broker.url) as ingestor:
-            time.sleep(1.0)
-            wait_for(lambda: ingestor.metrics.pending._value.get() == 0, what="nothing pending")
+            _wait_for_the_retained_copy(ingestor)
     assert sorted(r.humidity_pct for r in store.iter_readings()) == [55, 71]
     database.dispose()
 
