@@ -67,10 +67,14 @@ _OUTAGE_WORDS = (
 
 
 def failure_text(exc: BaseException) -> str:
-    """What a failure says, without the SQL statement and parameters SQLAlchemy appends (which carry payload text)."""
+    """What a failure says, without the SQL statement and parameters SQLAlchemy appends (which carry payload text),
+    prefixed with the part that failed when the writer named it (``app database: OperationalError: ...``)."""
     orig = getattr(exc, "orig", None)
     text = str(orig) if orig is not None else str(exc)
-    return f"{type(exc).__name__}: {text[:500]}"
+    if orig is not None:  # the driver's first line; psycopg goes on with the statement ("LINE 1: INSERT ...")
+        text = getattr(getattr(orig, "diag", None), "message_primary", None) or (text.splitlines() or [""])[0]
+    part = getattr(exc, "dampwatch_part", None)
+    return f"{part + ': ' if part else ''}{type(exc).__name__}: {text[:500]}"
 
 
 def is_outage(exc: BaseException, probe: Callable[[], bool]) -> bool:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from sqlalchemy import bindparam, case, cast, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.db import Database
 from core.errors import ConfigError
@@ -117,7 +118,11 @@ class BatchWriter:
         undo = self._order_untimed(readings)
         try:
             write = self._with_unrecorded(batch, self.store.write(readings))
-            self._record(readings, write.stored_by_device, dead, statuses, batch)
+            try:
+                self._record(readings, write.stored_by_device, dead, statuses, batch)
+            except SQLAlchemyError as exc:
+                exc.dampwatch_part = "app database"  # logs name the part that failed (ingest.isolation.failure_text)
+                raise
             self._unrecorded = None
         except BaseException:
             self._untimed_last.update(undo)  # the batch will be written again: the same times again

@@ -18,6 +18,7 @@ from sqlalchemy import select, text
 
 from core.model import Device, DeviceHealth
 from ingest.batch import RawMessage
+from ingest.isolation import failure_text
 from ingest.writer import BatchWriter
 
 pytestmark = pytest.mark.postgres
@@ -64,8 +65,9 @@ def test_terminated_connection_leaves_health_and_duplicates_exact(database, stor
             waiting = admin.execute(text(
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
             )).scalars().all()
+            admin.rollback()  # pg_stat_activity is a snapshot per transaction: look again in a new one
             time.sleep(0.05)
-        assert waiting, "the writer never waited on the lock"
+        assert waiting, f"the writer never waited on the lock: {results} {failures}"
         admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": waiting[0]})
         admin.commit()
     finally:
@@ -74,6 +76,9 @@ def test_terminated_connection_leaves_health_and_duplicates_exact(database, stor
         admin.close()
     thread.join(30)
     assert failures, "the terminated connection must have failed one attempt"
+    said = failure_text(failures[0])
+    assert said.startswith("app database: OperationalError: ") and "terminat" in said
+    assert "UPDATE" not in said and "device_health" not in said, "no SQL statement in the log"
     assert len(results) == 1
     assert (results[0].stored, results[0].duplicates) == (39, 0)
     assert store.count() == 40
