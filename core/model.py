@@ -562,7 +562,12 @@ class AuditEvent(Base):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
     ip: Mapped[str | None] = mapped_column(String(45))
 
-    __table_args__ = (Index("ix_audit_event_object", "object_type", "object_id"),)
+    __table_args__ = (
+        Index("ix_audit_event_object", "object_type", "object_id"),
+        # The sign-in delays count recent failures per account and per client address on every attempt.
+        Index("ix_audit_event_action_actor_at", "action", "actor", "at"),
+        Index("ix_audit_event_action_ip_at", "action", "ip", "at"),
+    )
 
 
 class Case(Base):
