@@ -39,7 +39,10 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.causes import CAUSE_TABLE
-from core.errors import DampWatchError
+from core.clock_profiles import ENGLAND_SOCIAL, ClockProfile
+from core.clock_profiles import profile as named_profile
+from core.errors import ConfigError, DampWatchError
+from core.hazards import HAZARD_SEVERITIES, UnknownHazard, hazard
 from core.model import (
     CASE_SOURCES,
     LIKELY_CAUSES,
@@ -55,6 +58,7 @@ from core.model import (
     ScoringRun,
     utcnow,
 )
+from core.model_awaab import CaseClock, CaseHazard
 from core.workdays import add_hours, add_working_days, end_of_day, london_date, working_days_between
 
 logger = logging.getLogger(__name__)
@@ -118,7 +122,35 @@ EVENT_LABELS = {
     "note": "Note",
     "message_to_tenant": "Message to the tenant",
     "emergency_changed": "Emergency status changed",
+    "hazard_added": "Hazard added",
+    "hazard_removed": "Hazard removed",
+    "reasonable_endeavours": "Reasonable endeavours",
+    "escalation": "Escalation",
+    "preventative_deferred": "Preventative work not reasonably practicable in 5 working days",
+    "reopened": "Case reopened",
+    "finding_edited": "Inspection finding corrected",
+    "inspection_moved": "Inspection moved",
+    "work_order_updated": "Work order updated",
 }
+
+REASONABLE_ENDEAVOUR_CATEGORIES = {
+    "access_refused": "Access refused or not given",
+    "no_answer": "No answer at the booked visit",
+    "contractor_delay": "Contractor delay",
+    "materials_delay": "Materials or parts delay",
+    "tenant_declined": "Tenant declined the work or the visit",
+    "third_party": "Waiting on a third party (utility, freeholder, planning)",
+    "other": "Other",
+}
+"""What a landlord can record as the reasonable endeavours it used when a step could not be done in time."""
+
+ESCALATION_TYPES = {
+    "senior_review": "Senior Review",
+    "legal_action": "Legal Action",
+    "compensation": "Compensation",
+    "alternative_accommodation": "Alternative Accommodation",
+}
+"""Escalation types, keyed by our code, valued by the MHCLG/HACT data model's ``escalation_type`` name."""
 
 
 def event_label(kind: str) -> str:
@@ -222,8 +254,15 @@ def open_case(
     summary: str = "",
     property_risk_id: int | None = None,
     ip: str | None = None,
+    hazards: Iterable[Mapping[str, Any]] | None = None,
+    clock_profile: ClockProfile | str | None = None,
 ) -> Case:
     """Open a case at a home, starting its clocks at ``aware_at``; refuse a second open case for the home.
+
+    ``hazards`` are mappings with ``hazard`` (a ``core.hazards`` code), ``severity`` (high, medium, low),
+    optional ``emergency`` and ``notes``; without them the case has one damp and mould hazard (high when
+    ``emergency``, else medium). Any emergency hazard puts the case on the emergency track. ``clock_profile``
+    (a profile or its built-in name; default England social) is frozen on the case with its rules version.
 
     Raises
     ------
@@ -236,6 +275,19 @@ def open_case(
     if source not in CASE_SOURCES:
         raise CaseError(f"source {source!r} is not one of: {', '.join(CASE_SOURCES)}")
     aware_at = _check_aware(aware_at)
+    hazard_rows = [_check_hazard(h) for h in hazards] if hazards is not None else [
+        {"hazard": "damp_and_mould", "severity": "high" if emergency else "medium", "emergency": bool(emergency),
+         "notes": ""}]
+    if not hazard_rows:
+        raise CaseError("Select at least one hazard")
+    codes = [h["hazard"] for h in hazard_rows]
+    if len(set(codes)) != len(codes):
+        raise CaseError("Each hazard can be on a case once; change its severity instead of adding it again")
+    emergency = bool(emergency) or any(h["emergency"] for h in hazard_rows)
+    try:
+        rules = clock_profile if isinstance(clock_profile, ClockProfile) else named_profile(clock_profile)
+    except ConfigError as exc:
+        raise CaseError(str(exc)) from exc
     home = session.get(Property, str(uprn))
     if home is None:
         raise CaseError(f"There is no home with UPRN {uprn}")
@@ -267,8 +319,13 @@ def open_case(
     )
     session.add(case)
     session.flush()
+    session.add(CaseClock(case=case, profile=rules.name, rules_version=rules.rules_version,
+                          rules=profile_rules(rules)))
+    for row in hazard_rows:
+        session.add(CaseHazard(case=case, added_at=case.opened_at, added_by=actor, **row))
     add_case_event(session, case, "opened", actor, summary or "", source=source, emergency=bool(emergency),
-                   aware_at=aware_at.isoformat())
+                   aware_at=aware_at.isoformat(), hazards=hazard_rows, clock_profile=rules.name,
+                   rules_version=rules.rules_version)
     audit.record(session, actor, "case.opened", "case", case.id, user_id=user_id, ip=ip, uprn=home.uprn, source=source,
                  emergency=bool(emergency), aware_at=aware_at.isoformat())
     logger.info("case %d opened at UPRN %s (%s%s)", case.id, home.uprn, source, ", emergency" if emergency else "")
@@ -301,16 +358,136 @@ def close_case(
     return case
 
 
-def set_emergency(session: Session, case: Case, emergency: bool, *, actor: str, user_id: int | None = None,
-                  ip: str | None = None) -> Case:
-    """Mark a case as an emergency hazard or not (its clocks change accordingly); recorded."""
+def set_emergency(session: Session, case: Case, emergency: bool, *, actor: str, reason: str = "",
+                  user_id: int | None = None, ip: str | None = None) -> Case:
+    """Put a case on the emergency track or take it off, with a reason (its clocks change); recorded.
+
+    A case with an emergency hazard on it cannot be taken off the track: change the hazard first.
+    """
+    if case.status != "open":
+        raise CaseError(f"Case {case.id} is closed; reopen it before changing its emergency status")
+    if not reason or not reason.strip():
+        raise CaseError("Enter why the emergency status is changing")
     if case.emergency == bool(emergency):
         return case
+    if not emergency and any(h.emergency for h in active_hazards(case)):
+        raise CaseError("A hazard on this case is marked as an emergency; change that hazard first")
     case.emergency = bool(emergency)
-    add_case_event(session, case, "emergency_changed", actor, "Emergency" if emergency else "Not an emergency",
-                   emergency=bool(emergency))
-    audit.record(session, actor, "case.emergency_changed", "case", case.id, user_id=user_id, ip=ip, emergency=bool(emergency))
+    add_case_event(session, case, "emergency_changed", actor,
+                   ("Emergency" if emergency else "Not an emergency") + f": {reason.strip()}",
+                   emergency=bool(emergency), reason=reason.strip())
+    audit.record(session, actor, "case.emergency_changed", "case", case.id, user_id=user_id, ip=ip,
+                 emergency=bool(emergency), reason=reason.strip())
     return case
+
+
+# -- hazards and clock profiles ----------------------------------------------------------------------------
+
+
+def _check_hazard(row: Mapping[str, Any]) -> dict[str, Any]:
+    code = str(row.get("hazard") or "")
+    try:
+        known = hazard(code)
+    except UnknownHazard as exc:
+        raise CaseError(str(exc)) from exc
+    severity = str(row.get("severity") or "").lower()
+    if severity not in HAZARD_SEVERITIES:
+        raise CaseError(f"Select how severe the {known.name.lower()} hazard is (high, medium or low)")
+    emergency = bool(row.get("emergency"))
+    if emergency and not known.emergency_in_scope:
+        raise CaseError(f"{known.name} is not an emergency hazard under Awaab's Law")
+    notes = str(row.get("notes") or "").strip()[:2000]
+    return {"hazard": known.code, "severity": severity, "emergency": emergency, "notes": notes}
+
+
+def active_hazards(case: Case) -> list[CaseHazard]:
+    """The hazards on a case that have not been removed, in the order they were added."""
+    return [h for h in case.hazards if h.removed_at is None]
+
+
+def hazard_codes(case: Case) -> list[str]:
+    """The codes of a case's hazards; a case opened before hazards were recorded is damp and mould."""
+    return [h.hazard for h in active_hazards(case)] or ["damp_and_mould"]
+
+
+def add_hazard(session: Session, case: Case, code: str, severity: str, *, actor: str, emergency: bool = False,
+               notes: str = "", user_id: int | None = None, ip: str | None = None) -> CaseHazard:
+    """Add an HHSRS hazard to an open case (an emergency hazard puts the case on the emergency track)."""
+    if case.status != "open":
+        raise CaseError(f"Case {case.id} is closed; reopen it before adding hazards")
+    row = _check_hazard({"hazard": code, "severity": severity, "emergency": emergency, "notes": notes})
+    if row["hazard"] in [h.hazard for h in active_hazards(case)]:
+        raise CaseError(f"{hazard(row['hazard']).name} is already on case {case.id}")
+    added = CaseHazard(case=case, added_at=utcnow(), added_by=actor, **row)
+    session.add(added)
+    add_case_event(session, case, "hazard_added", actor, f"{hazard(row['hazard']).name} ({row['severity']}"
+                   + (", emergency" if row["emergency"] else "") + ")", **row)
+    audit.record(session, actor, "case.hazard_added", "case", case.id, user_id=user_id, ip=ip, **row)
+    if row["emergency"] and not case.emergency:
+        set_emergency(session, case, True, actor=actor, reason=f"Emergency hazard: {hazard(row['hazard']).name}",
+                      user_id=user_id, ip=ip)
+    return added
+
+
+def remove_hazard(session: Session, case: Case, code: str, *, actor: str, reason: str,
+                  user_id: int | None = None, ip: str | None = None) -> CaseHazard:
+    """Mark a hazard as no longer on a case (kept on the record, with who and why); the last one stays."""
+    if not reason.strip():
+        raise CaseError("Enter why the hazard is being removed")
+    current = [h for h in active_hazards(case) if h.hazard == code]
+    if not current:
+        raise CaseError(f"Hazard {code!r} is not on case {case.id}")
+    if len(active_hazards(case)) == 1:
+        raise CaseError("A case needs at least one hazard; add the right one before removing this one")
+    row = current[0]
+    row.removed_at, row.removed_by = utcnow(), actor
+    add_case_event(session, case, "hazard_removed", actor, f"{hazard(code).name}: {reason.strip()}", hazard=code,
+                   reason=reason.strip())
+    audit.record(session, actor, "case.hazard_removed", "case", case.id, user_id=user_id, ip=ip, hazard=code,
+                 reason=reason.strip())
+    return row
+
+
+def profile_rules(rules: ClockProfile) -> dict[str, Any]:
+    """A profile's numbers as stored on a case (JSON)."""
+    return {
+        "label": rules.label, "emergency_hours": rules.emergency_hours,
+        "investigate_working_days": rules.investigate_working_days,
+        "summary_working_days": rules.summary_working_days, "safety_working_days": rules.safety_working_days,
+        "safety_work": rules.safety_work, "preventative_working_days": rules.preventative_working_days,
+        "backstop_weeks": rules.backstop_weeks, "phases_in_force": list(rules.phases_in_force),
+    }
+
+
+def case_profile(case: Case) -> ClockProfile:
+    """The clock rules a case was opened under (a case from before profiles: England social, as then)."""
+    clock = case.clock
+    if clock is None:
+        return ENGLAND_SOCIAL
+    values = dict(clock.rules or {})
+    values["phases_in_force"] = tuple(values.get("phases_in_force") or ENGLAND_SOCIAL.phases_in_force)
+    known = {k: v for k, v in values.items() if k in ClockProfile.__dataclass_fields__ and k != "name"}
+    known.setdefault("label", clock.profile)
+    return ClockProfile(name=clock.profile, rules_version=clock.rules_version,
+                        **{k: v for k, v in known.items() if k != "rules_version"})
+
+
+def statutory_scope(case: Case) -> tuple[bool, str]:
+    """Whether Awaab's Law (as the case's profile has it in force) sets this case's clocks, and why in words."""
+    rules = case_profile(case)
+    for row in active_hazards(case) or []:
+        known = hazard(row.hazard)
+        if row.emergency and known.emergency_in_scope:
+            return True, f"{known.name} is an emergency hazard (every hazard but crowding, from phase 1)"
+        if known.phase in rules.phases_in_force:
+            return True, f"{known.name} is covered as a significant hazard from phase {known.phase}"
+    if not active_hazards(case):
+        return True, "Damp and mould growth is covered from phase 1"
+    if case.emergency:
+        return True, "The case is on the emergency track"
+    names = ", ".join(hazard(h.hazard).name for h in active_hazards(case))
+    return False, (f"{names}: not yet covered as a significant hazard by {rules.label}; the clocks are shown as "
+                   "good practice")
 
 
 # -- clocks ------------------------------------------------------------------------------------------------
@@ -327,12 +504,27 @@ def _state(due: dt.datetime | None, done_at: dt.datetime | None, now: dt.datetim
     return ("due soon" if left <= soon else "due"), left
 
 
+def _preventative_deferred(case: Case) -> bool:
+    return any(event.kind == "preventative_deferred" for event in case.events)
+
+
+def step_label(key: str, rules: ClockProfile) -> str:
+    """A step's label under a profile (safety work "begin" or "complete" as the profile reads the law)."""
+    if key == "make_safe" and rules.safety_work == "complete":
+        return "Make safe (safety work complete)"
+    return RECORDABLE_STEPS[key].label
+
+
 def step_clocks(case: Case, now: dt.datetime, *, due_soon_working_days: int = DUE_SOON_WORKING_DAYS) -> list[StepClock]:
     """The four Awaab's Law clocks of a case at ``now`` (frozen at ``closed_at`` once the case is closed).
 
-    A step is "due soon" with ``due_soon_working_days`` or fewer working days left (0: due by the end of
-    today), so the 24-hour clocks of an emergency are "due soon" from the start.
+    The numbers come from the case's clock profile (``case_profile``). A step is "due soon" with
+    ``due_soon_working_days`` or fewer working days left (0: due by the end of today), so the 24-hour clocks
+    of an emergency are "due soon" from the start. Preventative work is due 5 working days after the
+    investigation; once the landlord records that this is not reasonably practicable
+    (``defer_preventative``), it is due by the backstop (12 weeks after the investigation) instead.
     """
+    rules = case_profile(case)
     if case.status == "closed" and case.closed_at is not None:
         now = min(now, case.closed_at)
     # A time before EARLIEST_AWARE_AT can only be a typo saved before it was refused; counting working days
@@ -347,27 +539,36 @@ def step_clocks(case: Case, now: dt.datetime, *, due_soon_working_days: int = DU
         waiting = False
         if step.key == "investigate":
             if case.emergency:
-                due, hours_based = add_hours(aware_at, EMERGENCY_HOURS), True
+                due, hours_based = add_hours(aware_at, rules.emergency_hours), True
             else:
-                due = add_working_days(aware_at, INVESTIGATE_WORKING_DAYS)
+                due = add_working_days(aware_at, rules.investigate_working_days)
         elif step.key == "make_safe" and case.emergency:
-            due, hours_based = add_hours(aware_at, EMERGENCY_HOURS), True
+            due, hours_based = add_hours(aware_at, rules.emergency_hours), True
         elif step.key == "preventative" and case.emergency:
             due = None
         elif investigated is None:
             due, waiting = None, True
         else:
-            days = {"summary": SUMMARY_WORKING_DAYS, "make_safe": MAKE_SAFE_WORKING_DAYS,
-                    "preventative": PREVENTATIVE_WORKING_DAYS}[step.key]
+            days = {"summary": rules.summary_working_days, "make_safe": rules.safety_working_days,
+                    "preventative": rules.preventative_working_days}[step.key]
             due = add_working_days(investigated, days)
             if step.key == "preventative":
-                long_stop = end_of_day(london_date(investigated) + dt.timedelta(weeks=PREVENTATIVE_LONG_STOP_WEEKS))
+                long_stop = backstop(investigated, rules)
+                if _preventative_deferred(case):
+                    due = long_stop
         if waiting and done_at is None:
             state, left = "waiting", None
         else:
             state, left = _state(due, done_at, now, due_soon_working_days)
-        clocks.append(StepClock(step.key, step.label, due, done_at, state, left, long_stop, hours_based))
+        clocks.append(StepClock(step.key, step_label(step.key, rules), due, done_at, state, left, long_stop,
+                                hours_based))
     return clocks
+
+
+def backstop(investigated: dt.datetime, rules: ClockProfile = ENGLAND_SOCIAL) -> dt.datetime:
+    """The latest date for supplementary preventative work: the end of the London day ``backstop_weeks`` weeks
+    (12 in England) after the day the investigation concluded."""
+    return end_of_day(london_date(investigated) + dt.timedelta(weeks=rules.backstop_weeks))
 
 
 def next_deadline(case: Case, now: dt.datetime) -> StepClock | None:
@@ -439,6 +640,131 @@ def record_step(
     add_case_event(session, case, step.event_kind, actor, note, at=at)
     audit.record(session, actor, f"case.{step.event_kind}", "case", case.id, user_id=user_id, ip=ip, at=at.isoformat(),
                  note=note)
+    return case
+
+
+def defer_preventative(session: Session, case: Case, *, actor: str, reason: str, user_id: int | None = None,
+                       ip: str | None = None) -> Case:
+    """Record that preventative work cannot reasonably begin within 5 working days: it is then due by the backstop.
+
+    The Regulations allow this only where beginning within the period is not reasonably practicable, so the
+    reason is kept on the timeline and in the evidence pack.
+    """
+    if case.status != "open":
+        raise CaseError(f"Case {case.id} is closed; reopen it first")
+    if case.emergency:
+        raise CaseError("Preventative work of an emergency case has no 5-day deadline to defer")
+    if case.investigated_at is None:
+        raise CaseError("Record the investigation first: the backstop counts from it")
+    if case.preventative_started_at is not None:
+        raise CaseError("Preventative work has already begun")
+    if not reason.strip():
+        raise CaseError("Enter why the work cannot reasonably begin within 5 working days")
+    if _preventative_deferred(case):
+        raise CaseError("This is already recorded for the case")
+    until = backstop(case.investigated_at, case_profile(case))
+    add_case_event(session, case, "preventative_deferred", actor, reason.strip(), reason=reason.strip(),
+                   backstop=until.isoformat())
+    audit.record(session, actor, "case.preventative_deferred", "case", case.id, user_id=user_id, ip=ip,
+                 reason=reason.strip(), backstop=until.isoformat())
+    return case
+
+
+def record_reasonable_endeavour(session: Session, case: Case, *, category: str, text: str, actor: str,
+                                at: dt.datetime | None = None, step: str | None = None,
+                                evidence: Iterable[str] = (), user_id: int | None = None,
+                                ip: str | None = None) -> CaseEvent:
+    """Log what the landlord did when a step was held up (the landlord's defence is all reasonable endeavours).
+
+    ``category`` is a key of :data:`REASONABLE_ENDEAVOUR_CATEGORIES`; ``evidence`` names what backs it up
+    (a calling card photo, the contractor's email, a letter reference).
+    """
+    if category not in REASONABLE_ENDEAVOUR_CATEGORIES:
+        raise CaseError(f"Choose what happened: one of {', '.join(REASONABLE_ENDEAVOUR_CATEGORIES)}")
+    if not text.strip():
+        raise CaseError("Describe what was done and what happened")
+    if step is not None and step not in RECORDABLE_STEPS:
+        raise CaseError(f"step {step!r} is not one of: {', '.join(RECORDABLE_STEPS)}")
+    at = _check_aware(at or utcnow(), "at")
+    if at < case.aware_at:
+        raise CaseError("This cannot be dated before the landlord became aware of the problem")
+    items = [str(e).strip()[:500] for e in evidence if str(e).strip()]
+    event = add_case_event(session, case, "reasonable_endeavours", actor, text.strip(), at=at, category=category,
+                           step=step, evidence=items)
+    audit.record(session, actor, "case.reasonable_endeavours", "case", case.id, user_id=user_id, ip=ip,
+                 category=category, step=step)
+    return event
+
+
+def record_escalation(session: Session, case: Case, escalation_type: str, *, actor: str, reason: str,
+                      escalated_to: str = "", at: dt.datetime | None = None, details: str = "",
+                      compensation_amount: float | None = None, tenant_accepted: bool | None = None,
+                      user_id: int | None = None, ip: str | None = None) -> CaseEvent:
+    """Record an escalation: senior review, legal action, compensation or alternative accommodation.
+
+    Alternative accommodation is the step the guidance expects when a home cannot be made safe in time:
+    ``details`` says where, ``tenant_accepted`` whether the household took it up.
+    """
+    if escalation_type not in ESCALATION_TYPES:
+        raise CaseError(f"escalation {escalation_type!r} is not one of: {', '.join(ESCALATION_TYPES)}")
+    if not reason.strip():
+        raise CaseError("Enter why the case is being escalated")
+    if compensation_amount is not None and not 0 <= float(compensation_amount) <= 1_000_000:
+        raise CaseError("Enter a compensation amount from 0 to 1,000,000 pounds")
+    at = _check_aware(at or utcnow(), "at")
+    if at < case.aware_at:
+        raise CaseError("This cannot be dated before the landlord became aware of the problem")
+    detail = {"escalation_type": escalation_type, "reason": reason.strip(), "escalated_to": escalated_to.strip(),
+              "details": details.strip(), "compensation_amount": compensation_amount,
+              "tenant_accepted": tenant_accepted}
+    label = ESCALATION_TYPES[escalation_type]
+    event = add_case_event(session, case, "escalation", actor, f"{label}: {reason.strip()}", at=at, **detail)
+    audit.record(session, actor, "case.escalation", "case", case.id, user_id=user_id, ip=ip,
+                 escalation_type=escalation_type)
+    return event
+
+
+def offer_alternative_accommodation(session: Session, case: Case, *, actor: str, details: str,
+                                    reason: str = "The home cannot be made safe in time",
+                                    tenant_accepted: bool | None = None, at: dt.datetime | None = None,
+                                    user_id: int | None = None, ip: str | None = None) -> CaseEvent:
+    """The alternative accommodation step: where the household can stay until the home is safe."""
+    if not details.strip():
+        raise CaseError("Enter where the household is offered to stay")
+    return record_escalation(session, case, "alternative_accommodation", actor=actor, reason=reason, at=at,
+                             details=details, tenant_accepted=tenant_accepted, user_id=user_id, ip=ip)
+
+
+def alternative_accommodation_due(case: Case, now: dt.datetime) -> bool:
+    """True when a home should be offered alternative accommodation: an open emergency not made safe in time,
+    or safety work overdue, with no offer recorded yet."""
+    if case.status != "open":
+        return False
+    offered = any(e.kind == "escalation" and (e.detail or {}).get("escalation_type") == "alternative_accommodation"
+                  for e in case.events)
+    if offered:
+        return False
+    return any(c.key == "make_safe" and c.state == "overdue" for c in step_clocks(case, now))
+
+
+def reopen_case(session: Session, case: Case, *, actor: str, reason: str, user_id: int | None = None,
+                ip: str | None = None) -> Case:
+    """Reopen a closed case (the hazard came back, or it was closed in error): its clocks run on from where they were.
+
+    Refused while the home has another open case (``DuplicateCaseError`` names it).
+    """
+    if case.status != "closed":
+        raise CaseError(f"Case {case.id} is open")
+    if not reason.strip():
+        raise CaseError("Enter why the case is being reopened")
+    other = find_open_case(session, case.uprn)
+    if other is not None:
+        raise DuplicateCaseError(f"The home has another open case (case {other.id}); use that one", case_id=other.id)
+    previous = case.closed_at
+    case.status, case.closed_at, previous_reason, case.closed_reason = "open", None, case.closed_reason, None
+    add_case_event(session, case, "reopened", actor, reason.strip(), reason=reason.strip(),
+                   closed_at=previous.isoformat() if previous else None, closed_reason=previous_reason)
+    audit.record(session, actor, "case.reopened", "case", case.id, user_id=user_id, ip=ip, reason=reason.strip())
     return case
 
 
@@ -519,6 +845,56 @@ def record_finding(
     if case.investigated_at is None and case.status == "open":
         record_step(session, case, "investigate", at, actor, f"Inspection {inspection.id}", user_id=user_id, ip=ip)
     return finding
+
+
+def edit_finding(session: Session, finding: Finding, changes: Mapping[str, Any], actor: str, *, reason: str,
+                 user_id: int | None = None, ip: str | None = None) -> Finding:
+    """Correct a recorded finding; the values before and after, who and why go on the timeline (its history).
+
+    The same rules as ``record_finding`` apply to the corrected whole (mould found needs a severity, ...).
+    """
+    unknown = set(changes) - set(FINDING_FIELDS)
+    if unknown:
+        raise CaseError(f"unknown finding field(s): {', '.join(sorted(unknown))}")
+    if not reason.strip():
+        raise CaseError("Enter why the finding is being corrected")
+    before = {name: getattr(finding, name) for name in FINDING_FIELDS}
+    after = {**before, **changes}
+    mould_found = after["mould_found"]
+    if not isinstance(mould_found, bool):
+        raise CaseError("Select yes if mould or damp was found")
+    if after["severity"] not in SEVERITIES or (mould_found and after["severity"] == "none"):
+        raise CaseError("Select how severe the mould or damp is")
+    if not mould_found and after["severity"] != "none":
+        raise CaseError("Severity must be none when no mould or damp was found")
+    if after["likely_cause"] not in LIKELY_CAUSES:
+        raise CaseError(f"likely cause {after['likely_cause']!r} is not one of: {', '.join(LIKELY_CAUSES)}")
+    after["room_ids"] = [int(r) for r in after.get("room_ids") or []]
+    if after["room_ids"]:
+        known = set(session.scalars(select(Room.id).where(Room.uprn == finding.inspection.uprn)))
+        stray = [r for r in after["room_ids"] if r not in known]
+        if stray:
+            raise CaseError(f"Room(s) {', '.join(map(str, stray))} are not rooms of this home")
+    for name in ("where_text", "actions_taken", "follow_up_work"):
+        after[name] = str(after.get(name) or "").strip()
+    after["follow_up_needed"] = bool(after.get("follow_up_needed") or after.get("follow_up_work"))
+    changed = {k: {"before": before[k], "after": after[k]} for k in FINDING_FIELDS if before[k] != after[k]}
+    if not changed:
+        raise CaseError("Nothing was changed")
+    for name in changed:
+        setattr(finding, name, after[name])
+    case = finding.inspection.case
+    add_case_event(session, case, "finding_edited", actor, reason.strip(), finding_id=finding.id,
+                   inspection_id=finding.inspection_id, changes=changed, reason=reason.strip())
+    audit.record(session, actor, "inspection.finding_edited", "inspection", finding.inspection_id, user_id=user_id,
+                 ip=ip, case_id=case.id, fields=sorted(changed), reason=reason.strip())
+    return finding
+
+
+def finding_history(finding: Finding) -> list[CaseEvent]:
+    """The corrections of a finding, oldest first."""
+    return [e for e in finding.inspection.case.events
+            if e.kind == "finding_edited" and (e.detail or {}).get("finding_id") == finding.id]
 
 
 # The risk model's outcomes file (analytics.labels.read_outcomes_csv) names causes as the simulator does.

@@ -684,4 +684,5 @@ class Finding(Base):
 
 # The alerts box's tables (alarms, rule state, the outbox, tenant sign-in links) live in their own module
 # on the same metadata; importing it here keeps one schema for migrations.
-from core import model_alerts  # noqa: E402,F401
+# So do Awaab's Law's hazards per case, clock profiles and work orders (core/model_awaab.py).
+from core import model_alerts, model_awaab  # noqa: E402,F401

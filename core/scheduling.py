@@ -177,6 +177,35 @@ def cancel_inspection(session: Session, inspection: Inspection, actor: str, reas
     return inspection
 
 
+def move_inspection(session: Session, inspection: Inspection, date: dt.date, actor: str, reason: str, *,
+                    now: dt.datetime | None = None, user_id: int | None = None, ip: str | None = None) -> Inspection:
+    """Move a booked inspection to another day (same team; the day must be a working day with room); recorded."""
+    now = now or dt.datetime.now(dt.UTC)
+    if inspection.status != "scheduled":
+        raise SchedulingError(f"Inspection {inspection.id} is {inspection.status.replace('_', ' ')}, not booked")
+    if not reason.strip():
+        raise SchedulingError("Enter why the inspection is moving")
+    if date == inspection.scheduled_for:
+        raise SchedulingError(f"The inspection is already booked for {_long_date(date)}")
+    if date < london_date(now):
+        raise SchedulingError("The inspection date must be today or in the future")
+    if not is_working_day(date):
+        raise SchedulingError(f"{_long_date(date)} is not a working day; choose a weekday that is not a bank holiday")
+    team = inspection.team
+    booked = team_load(session, team, [date])[date]
+    if booked >= team.daily_capacity:
+        raise SchedulingError(f"{team.name} is fully booked on {_long_date(date)} "
+                              f"({booked} of {team.daily_capacity} inspections)")
+    before = inspection.scheduled_for
+    inspection.scheduled_for = date
+    add_case_event(session, inspection.case, "inspection_moved", actor,
+                   f"From {_long_date(before)} to {_long_date(date)}: {reason.strip()}", at=now,
+                   inspection_id=inspection.id, before=before.isoformat(), after=date.isoformat(), reason=reason.strip())
+    audit.record(session, actor, "inspection.moved", "inspection", inspection.id, user_id=user_id, ip=ip,
+                 before=before.isoformat(), after=date.isoformat(), reason=reason.strip())
+    return inspection
+
+
 # -- proposals ---------------------------------------------------------------------------------------------
 
 
