@@ -192,3 +192,22 @@ def test_bounded_helpers_raise_only_invalid_reading(value):
                  lambda: device_time(value, NOW), lambda: iso_to_datetime(value)):
         with contextlib.suppress(InvalidReading):
             call()
+
+
+flat_keys = st.text(alphabet="ab:", min_size=0, max_size=3)
+flat_values = st.one_of(st.integers(-5, 5), st.text(alphabet="x:{}[],", max_size=4).map(json.dumps), st.just("null"))
+
+
+@given(pairs=st.lists(st.tuples(flat_keys, flat_values), max_size=6),
+       spaces=st.lists(st.sampled_from(["", " ", "\n", "\t "]), min_size=3, max_size=3))
+def test_repeated_keys_are_found_in_flat_objects_whatever_colons_the_strings_hold(pairs, spaces):
+    """The fast path for flat objects refuses exactly the objects whose key list repeats (colons in keys and values)."""
+    before, after, between = spaces
+    text = "{" + between.join(f'{json.dumps(key)}{before}:{after}{value},' for key, value in pairs).rstrip(",") + "}"
+    text = text.replace(",}", "}")
+    if not pairs:
+        text = "{}"
+    result = parse(TOPIC, text.encode(), received_at=NOW)
+    keys = [key for key, _value in pairs]
+    refused = [r.reason for r in result.rejections] == [Reason.DUPLICATE_KEY]
+    assert refused == (len(keys) != len(set(keys))), text
