@@ -723,6 +723,7 @@ COMMAND_MODULES = (
     "dampwatch.commands_sensors",  # ingest-http, codecs
     "dampwatch.commands_ingest",  # dead-letters [prune], quarantine list|replay
     "dampwatch.commands_privacy",  # tenants export|erase, retention run
+    "dampwatch.commands_awaab",  # export awaab, import work-orders, returns
 )
 
 
