@@ -331,9 +331,9 @@ def scenario_worker_kill(workdir: Path, n: int, rate: float) -> Outcome:
         stack.close()
 
 
-def scenario_broker_kill_backlog(workdir: Path, n: int, rate: float) -> Outcome:
+def scenario_broker_kill_backlog(workdir: Path, n: int, rate: float, autosave_interval_s: int | None = None) -> Outcome:
     """The ingestor away 10 s, then Mosquitto SIGKILLed with the backlog: third-party publishers lose its window."""
-    stack = Stack(workdir)
+    stack = Stack(workdir, autosave_interval_s=autosave_interval_s)
     try:
         def fault(publisher: Publisher) -> None:
             wait_sent(publisher, 0.3)
@@ -344,8 +344,9 @@ def scenario_broker_kill_backlog(workdir: Path, n: int, rate: float) -> Outcome:
             stack.start_ingest()
 
         p = run_with_publisher(stack, n, rate, fault)
-        return outcome("Mosquitto SIGKILL, backlog, third-party sensors", stack, p.sent, p.acked,
-                       "no (broker's 1 s window)")
+        window = autosave_interval_s or 1
+        return outcome(f"Mosquitto SIGKILL, backlog, third-party sensors ({window} s window)", stack, p.sent, p.acked,
+                       f"no (broker's {window} s window)")
     finally:
         stack.close()
 
@@ -511,6 +512,7 @@ SCENARIOS = {
     "ingestor_kill": scenario_ingestor_kill,
     "worker_kill": scenario_worker_kill,
     "broker_kill_backlog": scenario_broker_kill_backlog,
+    "broker_kill_backlog_30s": lambda workdir, n, rate: scenario_broker_kill_backlog(workdir, n, rate, 30),
     "broker_kill_backlog_firmware": scenario_broker_kill_backlog_firmware,
     "victoria_kill": scenario_victoria_kill,
     "victoria_stop": scenario_victoria_stop,
