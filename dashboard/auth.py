@@ -200,7 +200,8 @@ def api_token_required(*roles: str) -> Callable[[View], View]:
 
 
 #: Where each role starts its day: the first of these endpoints that exists (the risk list otherwise).
-ROLE_HOMES = {"repair": ("repair.job_list",), "admin": ("admin.users",)}
+ROLE_HOMES = {"repair": ("repair.job_list",), "manager": ("portfolio.summary", "cases.manager"),
+              "admin": ("admin.users",)}
 
 
 def home_for(role: str) -> str:

@@ -114,6 +114,13 @@ ACCESS_TABLE: dict[tuple[str, str], tuple] = {
     ("GET", "/jobs/calendar"): _REPAIR_ONLY,
     ("POST", "/jobs/calendar"): _REPAIR_ONLY,
     ("GET", "/jobs/calendar/<token>.ics"): _PUBLIC,  # the secret URL is the key
+    # the portfolio summary and a page per estate or block (every home: the office and admins)
+    ("GET", "/portfolio/"): _TOKENS,
+    ("GET", "/portfolio/sites/<path:site>"): _TOKENS,
+    # messages that did not go, with retry: the office and admins
+    ("GET", "/outbox/"): _TOKENS,
+    ("POST", "/outbox/<int:message_id>/retry"): _TOKENS,
+    ("POST", "/outbox/retry-failed"): _TOKENS,
     # tenants
     ("GET", "/tenant/sign-in"): _PUBLIC,
     ("POST", "/tenant/sign-in"): _PUBLIC,

@@ -17,7 +17,7 @@ from flask import Flask
 
 from core.keyed_hash import settings_hash
 from core.model import ApiToken, Case, Inspection, Room, Team, User
-from core.model_alerts import Alarm, TenantLoginToken
+from core.model_alerts import Alarm, OutboxMessage, TenantLoginToken
 from dashboard.auth import TENANT_SESSION_KEY, token_sha256
 from dashboard.extensions import EXTENSION_KEY
 from tests.alerts.conftest import OTHER_UPRN, UPRN, add_home
@@ -78,6 +78,7 @@ def world(app, staff) -> World:
         rep_other = add_user(session, "repair", email="south@example.org", team=south)
         target = add_user(session, "officer", email="target@example.org")
         home = add_home(session, UPRN)
+        home.site = "Beech Court"
         add_home(session, OTHER_UPRN, tenants=[{"email": "b@example.org", "phone": "07700900456"}])
         case = Case(uprn=UPRN, source="tenant_report", aware_at=now - dt.timedelta(days=2), opened_by="test",
                     summary="Mould in the bathroom")
@@ -87,7 +88,9 @@ def world(app, staff) -> World:
                                 scheduled_for=now.date() + dt.timedelta(days=1), created_by="test")
         alarm = Alarm(rule="risk_band", subject_key=f"property:{UPRN}", uprn=UPRN, severity="high",
                       message="The home's damp and mould risk is high", raised_at=now)
-        session.add_all([inspection, alarm])
+        message = OutboxMessage(channel="email", recipient="sam@example.org", uprn=UPRN, message_type="risk_band",
+                                body="text", dedup_key="access-table-1", status="failed", last_error="refused")
+        session.add_all([inspection, alarm, message])
         tokens = {}
         for visitor, user_id in (("officer", staff.officer.id), ("manager", staff.manager.id),
                                  ("admin", staff.admin.id), ("rep_own", staff.repair.id),
@@ -105,7 +108,8 @@ def world(app, staff) -> World:
         ids = {"uprn": UPRN, "room_id": room_id, "case_id": case.id, "alarm_id": alarm.id,
                "inspection_id": inspection.id, "token_id": officer_token_id, "team_id": staff.team.id,
                "user_id": target.id, "key": "investigate", "calendar_token": calendar_token,
-               "link_token": link_token}
+               "link_token": link_token, "site": "Beech Court",
+               "message_id": message.id}
         users = {"rep_other": rep_other, "rep_own": staff.repair, "officer": staff.officer,
                  "manager": staff.manager, "admin": staff.admin}
         return World(ids, users, tokens, tenant.id, tenant.session_version or 0)
@@ -116,7 +120,7 @@ def _url(rule: str, ids: dict) -> str:
     values["token"] = ids["calendar_token"] if rule.startswith("/jobs/") else ids["link_token"]
     url = rule
     for name, value in values.items():
-        for converter in ("", "int:"):
+        for converter in ("", "int:", "path:"):
             url = url.replace(f"<{converter}{name}>", str(value))
     assert "<" not in url, url
     return url

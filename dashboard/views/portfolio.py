@@ -1,0 +1,52 @@
+"""The portfolio summary and a page per estate or block: the view above the home.
+
+A block where many flats are high risk for the same reason is a building problem, not many household
+problems; these pages make that visible (``dashboard.portfolio`` has the queries and the building flag) and
+show whether the portfolio is getting better week by week. Officers, managers and admins see every home,
+so these pages are theirs (managers start their day on the summary).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, abort, render_template
+
+from dashboard import portfolio
+from dashboard.auth import roles_required
+from dashboard.extensions import get_database
+from dashboard.views.main import BAND_LABELS, cause_label, url_maker
+
+bp = Blueprint("portfolio", __name__, url_prefix="/portfolio")
+
+PORTFOLIO_ROLES = ("officer", "manager", "admin")
+NAV_ITEMS = [("Portfolio", "portfolio.summary", PORTFOLIO_ROLES)]
+
+
+@bp.route("/")
+@roles_required(*PORTFOLIO_ROLES)
+def summary():
+    """Estates and blocks by share at risk, and the portfolio's last weeks."""
+    now = dt.datetime.now(dt.UTC)
+    with get_database().session() as session:
+        sites, whole = portfolio.site_summaries(session)
+        weeks = portfolio.weekly_trends(session, now)
+    return render_template("portfolio/summary.html", sites=sites, whole=whole, weeks=weeks,
+                           bands=portfolio.ALL_BANDS, band_labels=BAND_LABELS, cause_label=cause_label,
+                           site_url=url_maker("portfolio.site", "site"))
+
+
+@bp.route("/sites/<path:site>")
+@roles_required(*PORTFOLIO_ROLES)
+def site(site: str):
+    """One estate or block: its homes' bands against the portfolio, the common cause, the building flag."""
+    with get_database().session() as session:
+        homes = portfolio.site_homes(session, site)
+        if not homes:
+            abort(404)
+        sites, whole = portfolio.site_summaries(session)
+    this = next(s for s in sites if s.site == site)
+    return render_template("portfolio/site.html", site=this, whole=whole, homes=homes,
+                           flag=portfolio.building_flag(homes), bands=portfolio.ALL_BANDS,
+                           band_labels=BAND_LABELS, cause_label=cause_label,
+                           property_url=url_maker("main.property_page", "uprn"))
