@@ -52,6 +52,14 @@ def messages(n: int):
         yield f"{TOPIC_PREFIX}/{device}/up", json.dumps(payload).encode()
 
 
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far, from /proc (Linux)."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int | str = "self") -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -215,6 +223,7 @@ def measure_ingestors(n: int, backend: str, ingestors: int, autosave_s: int | No
         run_consumers(dampwatch_ingestor, [(*a, True) for a in args])
         publish_all(broker.url, n)
         results = run_consumers(dampwatch_ingestor, [(*a, False) for a in args])
+        broker_cpu_s = process_cpu_s(broker._process.pid)
         from core.readings import open_store
 
         if backend == "victoriametrics":
@@ -225,7 +234,7 @@ def measure_ingestors(n: int, backend: str, ingestors: int, autosave_s: int | No
     seconds = max(r["t_done"] for r in results) - min(r["t_connected"] for r in results)
     return {"rate": n / seconds, "seconds": seconds, "in_store": in_store, "rss_mb": max(r["rss_mb"] for r in results),
             "main_rss_mb": max(r["main_rss_mb"] for r in results), "worker_rss_mb": max(r["worker_rss_mb"] for r in results),
-            "shares": [r["count"] for r in results]}
+            "shares": [r["count"] for r in results], "broker_cpu_s": broker_cpu_s}
 
 
 def main() -> int:
@@ -262,6 +271,7 @@ def main() -> int:
     print(f"  ratio ingestor / bare:               {ratio:9.2f}   "
           + (f"(target >= {ratio_target:.2f})" if ratio_target else "(no target: the store's server shares the cores)"))
     print(f"  ingestor peak RSS, both processes:   {ours['rss_mb']:9.0f} MB (target < 150 MB)")
+    print(f"  Mosquitto CPU, publish and drain:    {ours['broker_cpu_s']:9.2f} s (snapshots included)")
     print(f"  publisher rate (for reference):      {bare['publish_rate']:>9,.0f} msg/s")
     ok = ratio >= ratio_target and ours["rss_mb"] < 150 and ours["in_store"] == n
     if args.peer:
