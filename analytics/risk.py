@@ -44,7 +44,8 @@ evidence from 0 to 1, and the strongest is named (the runner-up too when it is c
 * ``poor_ventilation``: the share of a moisture event's rise still in the air two hours after its peak,
   against the wet room's limit (:data:`VENTILATION_REMAINING_POOR`; 0 at 40 % of the limit, 1 at the
   limit); discounted when the same room's steady excess is a leak's;
-* ``high_moisture_load``: the BS EN ISO 13788 humidity class of the home without its steadiest humid room
+* ``high_moisture_load``: the BS EN ISO 13788 humidity class of the home (without its steadiest humid room when that
+  looks like a leak)
   (0 at class 2.5, 1 at 4.5), discounted by half the ventilation evidence (slow clearing raises it too);
 * ``cold_fabric``: the remaining explanation, 0.3 when the driver room's air is not humid, plus up to 0.5
   when the room's temperature factor (register or archetype prior) is below the 0.75 design value.
@@ -133,6 +134,10 @@ the bathroom's "poor" limit). [-]"""
 
 COLD_HOME_FULL_C: Final = 18.0
 """WHO minimum indoor temperature: the under-heating evidence grows as a home falls below it. [°C]"""
+
+LEAK_SIZE_TO_SET_ASIDE: Final = 0.3
+"""The steadiest humid room is left out of the moisture-load class only when its excess over the home is
+this far along the leak scale (about 140 Pa); a smaller one is the home's own load. [-]"""
 
 RUNNER_UP_SHARE: Final = 0.7
 """The second cause is named too when its evidence is at least this share of the first's... [-]"""
@@ -454,7 +459,8 @@ def assess(features: RoomFeatures, rooms: RoomTable, temperature_factor: np.ndar
         others = klass.copy()
         others[leak_row] = np.nan
         with_others = np.bincount(group[np.isfinite(others)], minlength=rooms.n_properties) > 0
-        others_class = np.where(with_others, _group_reduce(np.fmax, others, starts), humidity_class)
+        others_class = np.where(with_others & (leak_size >= LEAK_SIZE_TO_SET_ASIDE),
+                                _group_reduce(np.fmax, others, starts), humidity_class)
         load_e = np.nan_to_num(np.clip((others_class - 2.5) / 2.0, 0.0, 1.0))
         evidence[:, CAUSES.index("high_moisture_load")] = load_e * (1.0 - 0.5 * vent_e)
         air_humid = np.nan_to_num(features["share_rh_over_70"][driver])
