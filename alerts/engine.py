@@ -45,8 +45,9 @@ from sqlalchemy.orm import Session
 from alerts import alarms as lifecycle
 from alerts.messages import CAUSE_MESSAGES, LONDON, notify_tenants, staff_text
 from alerts.rules import Hysteresis, RuleState, observe
+from alerts.thermal import thermal_rules
 from analytics.risk import BAND_THRESHOLDS, BANDS
-from core.cases import DuplicateCaseError, find_open_case, open_case
+from core.cases import DuplicateCaseError, add_hazard, find_open_case, hazard_codes, open_case
 from core.model import (
     Device,
     DeviceHealth,
@@ -65,11 +66,14 @@ logger = logging.getLogger(__name__)
 
 RISK_RULES = ("risk_band", "likely_leak", "cold_home")
 DEVICE_RULES = ("sensor_silent", "battery_low")
-RULES = (*RISK_RULES, "sustained_damp", *DEVICE_RULES)
+THERMAL_RULES = ("excess_cold", "excess_heat")  # alerts.thermal observes them (issue 15)
+RULES = (*RISK_RULES, "sustained_damp", *THERMAL_RULES, *DEVICE_RULES)
 RULE_SEVERITY = {"sustained_damp": "high", "likely_leak": "high", "cold_home": "medium",
-                 "sensor_silent": "medium", "battery_low": "low"}
+                 "sensor_silent": "medium", "battery_low": "low", "excess_cold": "medium", "excess_heat": "medium"}
 #: Rules whose alarm sends the home's tenants advice (battery low is for staff only).
-TENANT_RULES = ("risk_band", "sustained_damp", "likely_leak", "cold_home", "sensor_silent")
+TENANT_RULES = ("risk_band", "sustained_damp", "likely_leak", "cold_home", "sensor_silent", *THERMAL_RULES)
+#: The HHSRS hazard a case opened from a rule's alarm carries (default: damp and mould).
+RULE_HAZARDS = {"excess_cold": "excess_cold", "excess_heat": "excess_heat"}
 
 DAMP_MIN_HOURS = 12
 """A day with fewer hours of data than this says nothing about sustained damp (it is no information)."""
@@ -97,6 +101,7 @@ class RuleConfig:
             "sensor_silent": Hysteresis(settings.alerts_silent_hours, 1.0, clear_after=hours),
             "battery_low": Hysteresis(settings.alerts_battery_low_v, settings.alerts_battery_low_v + 0.2,
                                       raise_after=6 * hours, clear_after=hours, direction="below"),
+            **thermal_rules(),
         })
 
 
@@ -231,6 +236,8 @@ def _describe(obs: Observation) -> str:
         text = staff_text("alarm.battery_low", device=obs.device_id, room=c["room"], volts=f"{obs.value:.2f}")
     elif obs.rule == "likely_leak":
         text = staff_text("alarm.likely_leak", room=c.get("room") or "home")
+    elif obs.rule in THERMAL_RULES:
+        text = staff_text(f"alarm.{obs.rule}", **{k: c[k] for k in c if isinstance(c[k], str)})
     else:
         text = staff_text("alarm.cold_home", temperature=c["temperature"])
     return text
@@ -239,7 +246,9 @@ def _describe(obs: Observation) -> str:
 def _severity(obs: Observation) -> str:
     if obs.rule == "risk_band":
         return obs.context["band"] if obs.context["band"] in BANDS[1:] else "high"
-    if obs.rule == "cold_home" and obs.context.get("vulnerable"):
+    if obs.rule in ("cold_home", *THERMAL_RULES) and obs.context.get("vulnerable"):
+        return "high"
+    if obs.rule in THERMAL_RULES and obs.context.get("severity") == "high":
         return "high"
     return RULE_SEVERITY[obs.rule]
 
@@ -289,8 +298,10 @@ def _tenant_message_type(obs: Observation) -> str | None:
         return "sensor_silent"
     if obs.rule == "likely_leak":
         return "possible_leak"
-    if obs.rule == "cold_home":
+    if obs.rule in ("cold_home", "excess_cold"):
         return "under_heating"
+    if obs.rule == "excess_heat":
+        return "overheating"
     return CAUSE_MESSAGES.get(obs.context.get("cause") or "", "damp_risk")
 
 
@@ -298,11 +309,14 @@ def _link_case(session: Session, settings, alarm: Alarm, raised_at: dt.datetime)
     """Link the alarm to the home's open case; open one if the settings say this rule should."""
     auto = {r.strip() for r in settings.alerts_open_case_rules.split(",") if r.strip()}
     case = find_open_case(session, alarm.uprn)
+    hazard_code = RULE_HAZARDS.get(alarm.rule)
+    hazards = [{"hazard": hazard_code, "severity": "high" if alarm.severity in ("high", "critical") else "medium"}] \
+        if hazard_code else None
     if case is None and alarm.rule in auto:
         try:
             case = open_case(session, uprn=alarm.uprn, aware_at=raised_at, source="alarm",
                              actor=lifecycle.SYSTEM_ACTOR, room_id=alarm.room_id,
-                             summary=f"From alarm {alarm.id}: {alarm.message}")
+                             summary=f"From alarm {alarm.id}: {alarm.message}", hazards=hazards)
             lifecycle.add_event(session, alarm, "case_opened", lifecycle.SYSTEM_ACTOR, f"Case {case.id} opened",
                                 at=raised_at, case_id=case.id)
         except DuplicateCaseError as exc:  # opened meanwhile by someone else
@@ -311,6 +325,9 @@ def _link_case(session: Session, settings, alarm: Alarm, raised_at: dt.datetime)
             case = session.get(Case, exc.case_id)
     if case is not None:
         alarm.case_id = case.id
+        if hazards and hazard_code not in hazard_codes(case) and case.status == "open":
+            add_hazard(session, case, hazard_code, hazards[0]["severity"], actor=lifecycle.SYSTEM_ACTOR,
+                       notes=f"From alarm {alarm.id}")
 
 
 def _update(session: Session, obs: Observation, now: dt.datetime) -> None:
@@ -545,14 +562,20 @@ def escalate(session: Session, settings, now: dt.datetime | None = None) -> Engi
     return report
 
 
-def run_once(database, settings, now: dt.datetime | None = None) -> EngineReport:
-    """One pass of ``dampwatch alerts run``: scoring rules, device rules, escalation, the daily digest."""
+def run_once(database, settings, now: dt.datetime | None = None, store=None) -> EngineReport:
+    """One pass of ``dampwatch alerts run``: scoring rules, device rules, escalation, the daily digest
+    (and, given the readings ``store``, the excess cold and heat rules of ``alerts.thermal``)."""
     from alerts.digest import send_digest_if_due
 
     now = now or utcnow()
     report = EngineReport()
     with database.session() as session:
         report.merge(evaluate_scoring(session, settings, now))
+    if store is not None:
+        from alerts.thermal import evaluate_thermal
+
+        with database.session() as session:
+            report.merge(evaluate_thermal(session, store, settings, now))
     with database.session() as session:
         report.merge(evaluate_device_health(session, now, settings))
     with database.session() as session:

@@ -181,7 +181,8 @@ class Settings(BaseSettings):
     )
     alerts_open_case_rules: str = Field(
         "", description="Rules whose alarms open a case (starting the Awaab's Law clocks) as soon as they are "
-        "raised, comma-separated (risk_band, sustained_damp, likely_leak, cold_home); empty: officers do it."
+        "raised, comma-separated (risk_band, sustained_damp, likely_leak, cold_home, excess_cold, excess_heat); "
+        "empty: officers do it."
     )
     alerts_quiet_hours: str = Field(
         "21:00-08:00", description="Default quiet hours (Europe/London) in which no tenant message is sent; "
@@ -258,7 +259,7 @@ class Settings(BaseSettings):
     @field_validator("alerts_open_case_rules")
     @classmethod
     def _open_case_rules_known(cls, value: str) -> str:
-        known = ("risk_band", "sustained_damp", "likely_leak", "cold_home")
+        known = ("risk_band", "sustained_damp", "likely_leak", "cold_home", "excess_cold", "excess_heat")
         unknown = [r.strip() for r in value.split(",") if r.strip() and r.strip() not in known]
         if unknown:
             raise ValueError(f"unknown rule(s) {', '.join(unknown)}; use any of {', '.join(known)}")

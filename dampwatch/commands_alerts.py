@@ -78,7 +78,7 @@ def alerts_run(context, every_s: float | None) -> None:
     stopper.install()
     while True:
         try:
-            report = run_once(context.database, context.settings)
+            report = run_once(context.database, context.settings, store=context.store)
         except DampWatchError as exc:
             raise click.ClickException(str(exc)) from exc
         if every_s is None:
