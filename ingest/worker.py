@@ -252,6 +252,9 @@ class WorkerDiedError(DampWatchError):
 RESTART_DELAYS_S = (0, 1, 5)
 #: How often the ingestor checks that its worker is alive when no result is due.
 ALIVE_CHECK_S = 1.0
+#: Workers that may die in a row without answering a batch before the ingestor gives up: a batch that kills
+#: every worker given it (a crash in a library, memory exhausted) must stop the ingestor, not loop for ever.
+MAX_DEATHS_WITHOUT_PROGRESS = 3
 
 
 def _exit_description(code: int | None) -> str:
@@ -283,6 +286,7 @@ class ProcessBackend:
         self._next_alive_check = 0.0
         self._dead = False  # the worker stopped while the ingestor was stopping: no new one
         self._failed: list[tuple[str, int, object]] = []
+        self._deaths_without_progress = 0
         self.restarts = 0
         self._start()
 
@@ -314,6 +318,14 @@ class ProcessBackend:
             self._conn.close()
         self._process.join(5)
         code = _exit_description(self._process.exitcode)
+        self._deaths_without_progress += 1
+        if self._deaths_without_progress > MAX_DEATHS_WITHOUT_PROGRESS and self._unanswered:
+            first = next(iter(self._unanswered))
+            raise WorkerDiedError(
+                f"the ingest worker died {self._deaths_without_progress} times in a row ({code}) before answering "
+                f"batch {first} of {len(self._unanswered[first])} messages; nothing unwritten was acknowledged. "
+                "See the worker's log above for the cause, then start 'dampwatch ingest' again"
+            )
         if self._stop_event.is_set():
             logger.warning("the ingest worker stopped (%s) while the ingestor was stopping; the broker will "
                            "redeliver the %d batches it had not finished", code, len(self._unanswered))
@@ -373,6 +385,8 @@ class ProcessBackend:
             return out + self._replace(f"its pipe closed: {type(exc).__name__}")
         for _kind, batch_id, _detail in out:
             self._unanswered.pop(batch_id, None)
+        if out:
+            self._deaths_without_progress = 0
         now = time.monotonic()
         if not out and now >= self._next_alive_check:  # a worker that dies with nothing to do is noticed too
             self._next_alive_check = now + ALIVE_CHECK_S

@@ -283,3 +283,40 @@ def test_sigterm_to_the_whole_process_group_stops_cleanly(broker, settings, tmp_
             ingest.wait(10)
     text = log.read_text(errors="replace")
     assert "worker died" not in text and "worker stopped" not in text and "Traceback" not in text
+
+
+def test_a_batch_that_every_worker_dies_on_stops_the_ingestor(broker, settings, tmp_path: Path) -> None:
+    """Workers killed again and again before answering the same batch: after 3 replacements the ingestor stops."""
+    register_device(settings.database_url)
+    SQLiteReadingsStore(settings.readings_url).close()
+    settings = settings.model_copy(update={"readings_lock_wait_s": 300.0})
+    other = sqlite3.connect(settings.readings_url.removeprefix("sqlite:///"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the batch cannot be answered: each worker waits on the lock
+    ingestor = Ingestor(settings, broker_url=broker.url)
+    errors: list[BaseException] = []
+    thread = threading.Thread(target=lambda: _run_into(ingestor, errors), daemon=True)
+    thread.start()
+    try:
+        assert ingestor.wait_connected(20)
+        publish_readings(broker.url, 1, 5)
+        for deaths in range(4):
+            restarts = ingestor.metrics.worker_restarts
+            wait_for(lambda n=deaths: restarts._value.get() == n and ingestor._backend._unanswered,
+                     what=f"worker {deaths + 1} ready with the batch in hand")
+            time.sleep(0.5)  # it is waiting on the store's lock now
+            os.kill(ingestor._backend.pid, signal.SIGKILL)
+        thread.join(60)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        ingestor.stop()
+        thread.join(30)
+    assert len(errors) == 1 and isinstance(errors[0], WorkerDiedError)
+    assert "died 4 times in a row" in str(errors[0]) and "before answering batch" in str(errors[0])
+
+
+def _run_into(ingestor: Ingestor, errors: list[BaseException]) -> None:
+    try:
+        ingestor.run()
+    except BaseException as exc:  # handed to the test
+        errors.append(exc)
