@@ -325,6 +325,8 @@ def _explanations(
             runner_up=str(assessment.runner_up[p]) if assessment.runner_up is not None else "",
             ventilation_poor=bool(vent_row >= 0 and assessment.cause_evidence is not None
                                   and assessment.cause_evidence[p, CAUSES.index("poor_ventilation")] >= 0.5),
+            ventilation_good=bool(vent_row >= 0 and assessment.cause_evidence is not None
+                                  and assessment.cause_evidence[p, CAUSES.index("poor_ventilation")] == 0.0),
             factor_source=str(sources[driver_row]) if has_driver else "design",
         )
         out.append(explain(facts))

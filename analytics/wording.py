@@ -150,6 +150,7 @@ class PropertyFacts:
     model_label: str | None = None
     runner_up: str = ""
     ventilation_poor: bool = False
+    ventilation_good: bool = False
     factor_source: str = "design"
 
 
@@ -292,7 +293,13 @@ def _cause_reasons(facts: PropertyFacts, out: _Words) -> None:
     if cause == "under_heating" or facts.cold_home:
         out.add("reason.cold_home", temperature=f"{facts.mean_temperature_c:.1f}", window=window)
     if facts.band == "low":
-        # No damp evidence: a cold home is a cold-home hazard, said above, not a damp risk.
+        # No damp evidence: a cold home is a cold-home hazard, said above, not a damp risk; how well the wet
+        # rooms clear steam is still worth knowing.
+        if facts.ventilation_room and facts.ventilation_poor and math.isfinite(facts.ventilation_remaining):
+            out.add("reason.ventilation_watch", room=_room(facts.ventilation_room),
+                    share=_percent(facts.ventilation_remaining))
+        elif facts.ventilation_room and facts.ventilation_good:
+            out.add("reason.ventilation_good", room=_room(facts.ventilation_room))
         return
     _evidence(facts, cause, out)
     if facts.runner_up and facts.runner_up != cause:

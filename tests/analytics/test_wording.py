@@ -157,3 +157,17 @@ def test_days_to_visible_mould_are_in_the_reasons():
                "140 days" in r for r in explanation.reasons)
     never = explain(dc.replace(base, driver=dc.replace(base.driver, days_to_mould_3=float("inf"))))
     assert not any("would reach" in r for r in never.reasons)
+
+
+def test_a_low_home_still_hears_about_its_ventilation():
+    """Low band: no damp claim, but slow clearing of steam is reported as worth checking, and good clearing as good."""
+    import dataclasses as dc
+
+    from analytics.wording import contradictions
+
+    base = dc.replace(facts(), band="low", cause="", ventilation_room="Bathroom", ventilation_remaining=0.3)
+    slow = explain(dc.replace(base, ventilation_poor=True))
+    assert any("falls back slowly" in r and "worth checking" in r for r in slow.reasons)
+    assert contradictions("low", 10.0, slow.reason_keys, slow.help_keys) == []
+    good = explain(dc.replace(base, ventilation_good=True))
+    assert "The bathroom clears steam well after showers or cooking." in good.reasons
