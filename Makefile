@@ -30,7 +30,7 @@ $(BIN)/dampwatch: setup.cfg pyproject.toml constraints.txt
 FRONTEND := dashboard/frontend
 ASSETS := dashboard/static/dampwatch.css
 $(ASSETS): $(FRONTEND)/package.json $(FRONTEND)/package-lock.json $(FRONTEND)/dampwatch.scss \
-		$(FRONTEND)/build.sh $(FRONTEND)/dampwatch-icon.svg
+		$(FRONTEND)/build.sh $(FRONTEND)/dampwatch-icon.svg $(FRONTEND)/charts.js
 	sh $(FRONTEND)/build.sh
 
 assets: $(ASSETS) ## Build the dashboard's CSS and copy GOV.UK Frontend's JS into dashboard/static (pinned; npm ci)

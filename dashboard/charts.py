@@ -7,17 +7,10 @@ numbers, day by day, in a table under it. The PNG is drawn with Pillow (see :fun
 for why not matplotlib); it is a plain image, so the content security policy has nothing to object to,
 and the evidence pack can put the same bytes in a PDF.
 
-The numbers agree with the risk on the page because they are scoring's own: hourly aggregates from the
-readings store (:func:`analytics.registry.read_room_hours`), outdoor conditions by the same priority
-(site sensor, district sensor, weather file, estate sensor, climatology:
-:func:`analytics.registry.outdoor_conditions`) and the cold-spot humidity from the room's temperature
-factor. Day by day, the values are the day rows ``dampwatch score`` keeps in the app database
-(:data:`analytics.scoring.DAY_ROWS_KEPT` days, with the mould index it carried from each room's first
-reading); the hours since the last kept day are carried on from its mould state with
-:func:`analytics.features.summarise_days`, as the next scoring run will. Days older than the kept rows
-(the start of the 90-day view) are summarised from the readings for their means and hours above 80 %,
-but have no mould index: recomputing it from zero would give a second, lower estimate that disagrees
-with scoring's. Only the chart's own period is read from the store, which keeps the page quick.
+The numbers come from :func:`analytics.room_series.room_series`, the one function behind every chart
+(the browser's interactive charts read the same series as JSON): scoring's own hourly aggregates, outdoor
+conditions, cold-spot humidity and the day rows ``dampwatch score`` keeps, so the charts agree with the risk
+on the page. This module only draws and words them.
 
 A page and its chart images ask for the same series within moments of each other, so the last few are
 kept in memory, keyed by the home, the period, the hour and the newest reading of its sensors (new
@@ -35,30 +28,17 @@ import itertools
 import logging
 import math
 import threading
-from collections.abc import Sequence
 from typing import Final
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import pandas as pd
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from analytics.constants import DESIGN_TEMPERATURE_FACTOR, SURFACE_RH_MOULD_LIMIT
-from analytics.features import CONTEXT_HOURS, DAY_FIELDS, HOURS_PER_DAY, HourlyConditions, summarise_days
-from analytics.psychrometrics import surface_relative_humidity, surface_temperature
-from analytics.registry import (
-    CLIMATOLOGY,
-    OutdoorConditions,
-    Registry,
-    epoch_hour,
-    hour_datetime,
-    outdoor_conditions,
-    read_room_hours,
-)
-from analytics.risk import WET_ROOM_TYPES
-from analytics.scoring import DAY_ROWS_KEPT
-from core.model import DeviceHealth, Installation, Property, Room, RoomDay, postcode_district
+from analytics.constants import SURFACE_RH_MOULD_LIMIT
+from analytics.registry import epoch_hour
+from analytics.room_series import KEPT_DAYS, RoomSeries, room_series
+from core.model import DeviceHealth, Installation, Property, Room
 from core.readings import ReadingsStore
 
 __all__ = [
@@ -74,8 +54,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-KEPT_DAYS: Final = DAY_ROWS_KEPT
-"""Days of day rows (with the mould index) scoring keeps; older days have no mould index here. [d]"""
 CHART_DAYS: Final = (30, 90)
 """Periods the property page offers. [d]"""
 DEFAULT_CHART_DAYS: Final = 30
@@ -83,268 +61,10 @@ LONDON: Final = ZoneInfo("Europe/London")
 SERIES_CACHE_SIZE: Final = 32
 """Series kept in memory (one per home and period): enough for a page and its images, for a few officers."""
 
-ESTATE_OUTDOOR_LIMIT: Final = 50
-"""Most outdoor sensors read for the estate-wide fallback of a chart's outdoor conditions."""
-
-_F = {name: position for position, name in enumerate(DAY_FIELDS)}
-_EPOCH_DATE: Final = dt.date(1970, 1, 1)
-_NEVER: Final = np.iinfo(np.int64).max
-_ALWAYS: Final = np.iinfo(np.int64).min
 
 # GOV.UK colours; lines also differ in style, so colour is never the only difference.
 _BLUE, _RED, _BLACK, _GREEN, _GREY = "#1d70b8", "#d4351c", "#0b0c0c", "#00703c", "#505a5f"
 _GRID = "#dcdddd"
-
-
-@dataclasses.dataclass(frozen=True)
-class RoomSeries:
-    """A room's conditions over a period, hour by hour and day by day.
-
-    Attributes
-    ----------
-    hourly : pandas.DataFrame
-        Indexed by the start of each hour (UTC): ``temperature_c``, ``humidity_pct``,
-        ``surface_rh_pct`` (NaN where there was no reading). [°C, %, %]
-    daily : pandas.DataFrame
-        One row per UTC day, oldest first: ``day`` (a date), ``hours_data``, ``temperature_c``,
-        ``humidity_pct``, ``surface_rh_pct`` (daily means), ``hours_surface_rh_over_80`` and
-        ``mould_index`` (at the end of the day).
-    """
-
-    room_id: int
-    name: str
-    room_type: str
-    temperature_factor: float
-    days: int
-    start: dt.datetime
-    end: dt.datetime
-    hourly: pd.DataFrame
-    daily: pd.DataFrame
-
-    @property
-    def has_data(self) -> bool:
-        return bool(self.daily["hours_data"].sum() > 0)
-
-    @property
-    def mould_index_partial(self) -> bool:
-        """True when some days with readings have no mould index (older than the day rows scoring keeps)."""
-        daily = self.daily
-        return bool(((daily["hours_data"] > 0) & daily["mould_index"].isna()).any())
-
-
-# --------------------------------------------------------------------------------------------------------
-# The numbers
-# --------------------------------------------------------------------------------------------------------
-
-
-def _intervals(installs: Sequence[tuple]) -> pd.DataFrame:
-    """Epoch-hour intervals of installations ordered by device and time; a device's first reaches back.
-
-    The rule of :func:`analytics.registry.load_registry` (registers are often imported after the sensors
-    went up), applied to a few devices instead of the whole register.
-    """
-    records = []
-    previous = None
-    for device_id, room_id, installed_at, removed_at in installs:
-        start = _ALWAYS if device_id != previous else epoch_hour(installed_at)
-        previous = device_id
-        end = _NEVER if removed_at is None else epoch_hour(removed_at)
-        records.append((device_id, room_id, start, end))
-    return pd.DataFrame(records, columns=["device_id", "room_id", "start_hour", "end_hour"]).astype(
-        {"room_id": np.int64, "start_hour": np.int64, "end_hour": np.int64})
-
-
-def _registry(session: Session, home: Property, *, estate_outdoor: bool) -> Registry:
-    """The part of the register one home's charts need: its rooms, and the outdoor sensors near it."""
-    district = postcode_district(home.postcode)
-    properties = pd.DataFrame(
-        {"postcode": [home.postcode], "district": [district], "site": [home.site]},
-        index=pd.Index([home.uprn], name="uprn"),
-    )
-    rooms = session.execute(
-        select(Room.id, Room.uprn, Room.name, Room.room_type, Room.temperature_factor)
-        .where(Room.uprn == home.uprn, Room.room_type != "outdoor")
-        .order_by(Room.id)
-    ).all()
-    outdoor_query = (
-        select(Room.id, Room.uprn, Property.site, Property.postcode)
-        .join(Property, Property.uprn == Room.uprn)
-        .where(Room.room_type == "outdoor")
-    )
-    if not estate_outdoor:
-        near = [Property.postcode.like(f"{district} %")]
-        if home.site:
-            near.append(Property.site == home.site)
-        outdoor_query = outdoor_query.where(or_(*near))
-    outdoor = session.execute(outdoor_query.order_by(Room.id)).all()
-    room_ids = [row[0] for row in rooms] + [row[0] for row in outdoor]
-    fitted_devices = select(Installation.device_id).where(Installation.room_id.in_(room_ids))
-    installs = session.execute(
-        select(Installation.device_id, Installation.room_id, Installation.installed_at, Installation.removed_at)
-        .where(Installation.device_id.in_(fitted_devices))
-        .order_by(Installation.device_id, Installation.installed_at, Installation.id)
-    ).all()
-    installations = _intervals(installs)
-    fitted = set(installations["room_id"])
-    own_factor = home.temperature_factor
-    indoor = pd.DataFrame(
-        [(room_id, uprn, name, room_type, factor if factor is not None else (own_factor or DESIGN_TEMPERATURE_FACTOR))
-         for room_id, uprn, name, room_type, factor in rooms if room_id in fitted],
-        columns=["room_id", "uprn", "name", "room_type", "temperature_factor"],
-    )
-    outdoor_rooms = pd.DataFrame(
-        [(room_id, uprn, site, postcode_district(postcode)) for room_id, uprn, site, postcode in outdoor
-         if room_id in fitted],
-        columns=["room_id", "uprn", "site", "district"],
-    )
-    return Registry(properties=properties, rooms=indoor, outdoor_rooms=outdoor_rooms, installations=installations)
-
-
-def _outdoor(session: Session, store: ReadingsStore, reader: _Prefetched, home: Property, registry: Registry,
-             has_data: np.ndarray, start_hour: int, end_hour: int) -> OutdoorConditions:
-    """The home's outdoor conditions, as scoring finds them.
-
-    The outdoor sensors of the home's site and district come first; the estate's other outdoor sensors
-    (the fourth source) are read only when the climatology would otherwise stand in for an hour in which a
-    room has readings, and only while there are at most :data:`ESTATE_OUTDOOR_LIMIT` of them (reading
-    hundreds of sensors' history would make the page slow; such estates fall back on the climatology).
-    """
-    outdoor = outdoor_conditions(session, reader, registry, start_hour, end_hour)
-    climatology_hours = outdoor.source[outdoor.chain_of[home.uprn]] == CLIMATOLOGY
-    if not np.any(climatology_hours & has_data):
-        return outdoor
-    estate = session.scalar(select(func.count()).select_from(Room).where(Room.room_type == "outdoor")) or 0
-    if len(registry.outdoor_rooms) < estate <= ESTATE_OUTDOOR_LIMIT:
-        wider = _registry(session, home, estate_outdoor=True)
-        return outdoor_conditions(session, store, wider, start_hour, end_hour)
-    return outdoor
-
-
-class _Prefetched:
-    """The hourly aggregates of a few devices over one period, read from the store in one query and handed
-    to each reader that asks for some of them (the rooms' and the outdoor sensors' readers)."""
-
-    def __init__(self, store: ReadingsStore, start: dt.datetime, end: dt.datetime, device_ids: list[str]) -> None:
-        self.url = store.url
-        self._frame = store.hourly(start, end, device_ids)
-
-    def hourly(self, start: dt.datetime, end: dt.datetime, device_ids=None) -> pd.DataFrame:
-        frame = self._frame
-        keep = (frame["hour"] >= pd.Timestamp(start)) & (frame["hour"] < pd.Timestamp(end))
-        if device_ids is not None:
-            keep &= frame["device_id"].isin(list(device_ids))
-        return frame[keep].reset_index(drop=True)
-
-
-_MOULD_FIELDS = [_F["mould_index_start"], _F["mould_index_end"], _F["mould_index_max"]]
-
-
-def _stored_days(session: Session, room_ids: list[int], first_day: int) -> dict[int, dict[int, np.ndarray]]:
-    """The day rows scoring kept for the rooms from ``first_day`` on: room id → day number → fields."""
-    columns = [getattr(RoomDay, name) for name in DAY_FIELDS]
-    found: dict[int, dict[int, np.ndarray]] = {}
-    query = select(RoomDay.room_id, RoomDay.day, *columns).where(
-        RoomDay.room_id.in_(room_ids), RoomDay.day >= _EPOCH_DATE + dt.timedelta(days=first_day))
-    for room_id, day, *values in session.execute(query):
-        found.setdefault(room_id, {})[(day - _EPOCH_DATE).days] = np.array(
-            [np.nan if v is None else v for v in values], dtype=float)
-    return found
-
-
-def _room_days(conditions: HourlyConditions, r: int, factor: float, wet: bool, first_day: int, n_days: int,
-               kept: dict[int, np.ndarray]) -> np.ndarray:
-    """One room's day rows over the window: scoring's kept rows, the days after them carried on from their
-    mould state, and the days before them summarised from the readings without a mould index."""
-    out = np.full((n_days, len(DAY_FIELDS)), np.nan)
-
-    def summarise(day_from: int, day_to: int, index: float = 0.0, dry: int = 0) -> np.ndarray:
-        lo = (day_from - first_day) * HOURS_PER_DAY
-        hi = min((day_to - first_day) * HOURS_PER_DAY, conditions.hours)
-        columns = slice(lo, hi + CONTEXT_HOURS)
-        part = HourlyConditions(*(np.asarray(getattr(conditions, name))[r:r + 1, columns] for name in (
-            "temperature_c", "humidity_pct", "humidity_max_pct", "outdoor_temperature_c", "outdoor_humidity_pct",
-            "outdoor_measured")), context_hours=CONTEXT_HOURS)
-        rows, _, _ = summarise_days(part, factor, np.array([wet]), np.array([index]), np.array([dry]))
-        return rows[0]
-
-    kept_days = sorted(day for day in kept if day < first_day + n_days)
-    if not kept_days:
-        out[:] = summarise(first_day, first_day + n_days)
-        out[:, _MOULD_FIELDS] = np.nan
-        return out
-    d0, d1 = kept_days[0], kept_days[-1]
-    for day in kept_days[:-1]:
-        out[day - first_day] = kept[day]
-    # The last kept day may have been scored part way through: carry on from its start, as scoring would.
-    last = kept[d1]
-    out[d1 - first_day:] = summarise(d1, first_day + n_days, last[_F["mould_index_start"]],
-                                     int(last[_F["dry_spell_hours_start"]]))
-    if d0 > first_day:
-        early = summarise(first_day, d0)
-        early[:, _MOULD_FIELDS] = np.nan
-        if early[-1, _F["hours_data"]] > 0:  # the first kept row's start state ends the day before it
-            early[-1, _F["mould_index_end"]] = kept[d0][_F["mould_index_start"]]
-        out[: d0 - first_day] = early
-    return out
-
-
-def _compute(session: Session, store: ReadingsStore, home: Property, days: int, end_hour: int) -> list[RoomSeries]:
-    last_day = (end_hour - 1) // HOURS_PER_DAY
-    first_day = last_day - days + 1
-    start_hour = first_day * HOURS_PER_DAY - CONTEXT_HOURS
-    registry = _registry(session, home, estate_outdoor=False)
-    rooms = registry.rooms
-    if rooms.empty:
-        return []
-    n = len(rooms)
-    room_ids = [int(r) for r in rooms["room_id"]]
-    reader = _Prefetched(store, hour_datetime(start_hour), hour_datetime(end_hour),
-                         sorted(set(registry.installations["device_id"])))
-    temp, rh, rh_max = read_room_hours(reader, registry, room_ids, start_hour, end_hour)
-    has_data = (np.isfinite(temp) & np.isfinite(rh)).any(axis=0)
-    outdoor = _outdoor(session, store, reader, home, registry, has_data, start_hour, end_hour)
-    temp_out, rh_out, measured = outdoor.for_rooms([home.uprn] * n, start_hour, end_hour)
-    conditions = HourlyConditions(temp, rh, rh_max, temp_out, rh_out, measured, CONTEXT_HOURS)
-    factors = rooms["temperature_factor"].to_numpy(dtype=float)
-    wet = np.isin(rooms["room_type"], WET_ROOM_TYPES)
-    stored = _stored_days(session, room_ids, first_day)
-
-    first_hour = first_day * HOURS_PER_DAY
-    columns = slice(CONTEXT_HOURS, CONTEXT_HOURS + end_hour - first_hour)
-    hours = pd.to_datetime(np.arange(first_hour, end_hour) * 3600, unit="s", utc=True)
-    day_dates = [_EPOCH_DATE + dt.timedelta(days=first_day + i) for i in range(days)]
-    out = []
-    for r, room_id in enumerate(room_ids):
-        t_in = np.asarray(temp[r, columns], dtype=float)
-        h_in = np.asarray(rh[r, columns], dtype=float)
-        t_out = np.asarray(temp_out[r, columns], dtype=float)
-        with np.errstate(invalid="ignore"):
-            surface_rh = surface_relative_humidity(t_in, h_in, surface_temperature(t_in, t_out, factors[r]))
-        hourly = pd.DataFrame({"temperature_c": t_in, "humidity_pct": h_in, "surface_rh_pct": surface_rh},
-                              index=hours)
-        rows = _room_days(conditions, r, float(factors[r]), bool(wet[r]), first_day, days, stored.get(room_id, {}))
-        hours_data = np.nan_to_num(rows[:, _F["hours_data"]]).astype(int)
-        mould_index = rows[:, _F["mould_index_end"]].copy()
-        mould_index[hours_data == 0] = np.nan  # nothing to show on a day without readings
-        with np.errstate(invalid="ignore", divide="ignore"):
-            def mean(field: str, rows=rows, hours_data=hours_data) -> np.ndarray:
-                return np.where(hours_data > 0, rows[:, _F[field]] / np.maximum(hours_data, 1), np.nan)
-
-            daily = pd.DataFrame({
-                "day": day_dates,
-                "hours_data": hours_data,
-                "temperature_c": mean("sum_temperature_c"),
-                "humidity_pct": mean("sum_humidity_pct"),
-                "surface_rh_pct": mean("sum_surface_rh_pct"),
-                "hours_surface_rh_over_80": np.nan_to_num(rows[:, _F["hours_surface_rh_over_80"]]).astype(int),
-                "mould_index": mould_index,
-            })
-        out.append(RoomSeries(
-            room_id=room_id, name=str(rooms["name"].iat[r]), room_type=str(rooms["room_type"].iat[r]),
-            temperature_factor=float(factors[r]), days=days, start=hour_datetime(first_hour),
-            end=hour_datetime(end_hour), hourly=hourly, daily=daily,
-        ))
-    return out
 
 
 @dataclasses.dataclass
@@ -400,7 +120,7 @@ def _entry(session: Session, store: ReadingsStore, uprn: str, days: int, now: dt
     key = (store.url, str(session.get_bind().url), uprn, days, end_hour, newest, home.updated_at)
     found = _CACHE.get(key)
     if found is None:
-        found = _Entry(_compute(session, store, home, days, end_hour))
+        found = _Entry(room_series(session, store, home, days, end_hour))
         _CACHE.put(key, found)
     return found
 
@@ -733,3 +453,71 @@ def render_room_chart(series: RoomSeries, *, dpi: int = 96) -> bytes:
     buffer = io.BytesIO()
     small.save(buffer, format="PNG", compress_level=6)
     return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------------------------------------
+# Events marked on the interactive charts
+# --------------------------------------------------------------------------------------------------------
+
+EVENT_KINDS: Final = ("band", "case_opened", "inspection", "works_done", "sensor_silent")
+"""What the charts mark: a risk band change, a case opened, an inspection done, works done, a sensor silent."""
+
+
+def chart_events(session: Session, uprn: str, start: dt.datetime, end: dt.datetime) -> list[dict]:
+    """The home's events between ``start`` and ``end``, oldest first: ``{"t", "kind", "label"}`` (epoch s).
+
+    Band changes compare each finished scoring run's band with the one before it (the first run in the period
+    is compared with the last run before it, so a band the home already had is not an event).
+    """
+    from core.model import Case, Inspection, PropertyRisk, ScoringRun
+    from core.model_alerts import Alarm
+
+    events: list[tuple[dt.datetime, str, str]] = []
+    runs = session.execute(
+        select(ScoringRun.finished_at, PropertyRisk.band)
+        .join(PropertyRisk, PropertyRisk.run_id == ScoringRun.id)
+        .where(PropertyRisk.uprn == uprn, ScoringRun.finished_at.is_not(None), ScoringRun.finished_at < end)
+        .order_by(ScoringRun.id)
+    ).all()
+    previous = None
+    for finished, band in runs:
+        if previous is not None and band != previous and finished >= start:
+            events.append((finished, "band", f"Risk band {previous} to {band}"))
+        previous = band
+    for case_id, opened, works in session.execute(
+            select(Case.id, Case.opened_at, Case.works_completed_at).where(Case.uprn == uprn)):
+        if opened is not None and start <= opened < end:
+            events.append((opened, "case_opened", f"Case {case_id} opened"))
+        if works is not None and start <= works < end:
+            events.append((works, "works_done", f"Works done (case {case_id})"))
+    for done, in session.execute(select(Inspection.completed_at).where(
+            Inspection.uprn == uprn, Inspection.completed_at >= start, Inspection.completed_at < end)):
+        events.append((done, "inspection", "Inspection"))
+    for raised, device in session.execute(select(Alarm.raised_at, Alarm.device_id).where(
+            Alarm.uprn == uprn, Alarm.rule == "sensor_silent", Alarm.raised_at >= start, Alarm.raised_at < end)):
+        events.append((raised, "sensor_silent", f"Sensor {device or ''} silent".replace("  ", " ")))
+
+    def utc(value: dt.datetime) -> dt.datetime:
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+    events.sort(key=lambda e: (utc(e[0]), EVENT_KINDS.index(e[1])))
+    return [{"t": int(utc(at).timestamp()), "kind": kind, "label": label} for at, kind, label in events]
+
+
+def property_chart_data(session: Session, store: ReadingsStore, uprn: str, *, days: int = DEFAULT_CHART_DAYS,
+                        now: dt.datetime | None = None) -> dict | None:
+    """The interactive charts' JSON for a home: :func:`analytics.room_series.series_json` plus its events."""
+    from analytics.room_series import days_to_visible_mould, series_json
+
+    entry = _entry(session, store, uprn, days, now)
+    if entry is None:
+        return None
+    projections = days_to_visible_mould(session, [room.room_id for room in entry.series])
+    data = series_json(entry.series, projections)
+    if entry.series:
+        data["events"] = chart_events(session, uprn, entry.series[0].start, entry.series[0].end)
+    else:
+        data["events"] = []
+    data["uprn"] = uprn
+    data["days"] = days
+    return data

@@ -32,6 +32,10 @@ cp "$govuk/govuk-frontend.min.js" "$govuk/govuk-frontend.min.js.map" "$work/"
   ! -path './fonts/*' ! -path './rebrand/*' ! -name 'govuk-*' ! -name 'favicon.*' ! -name 'manifest.json' \
   -exec sh -c 'mkdir -p "$0/$(dirname "$1")" && cp "$1" "$0/$1"' "$work" {} \;)
 cp dampwatch-icon.svg "$work/dampwatch-icon.svg"
+# uPlot (MIT; pinned in package-lock.json): the interactive charts' library, and our own script that draws them.
+cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css "$work/"
+cp node_modules/uplot/LICENSE "$work/uPlot.LICENSE"
+cp charts.js "$work/charts.js"
 node -e 'const p = require("govuk-frontend/package.json"); console.log(`govuk-frontend ${p.version}`)' \
   > "$work/VERSION"
 

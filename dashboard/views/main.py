@@ -357,6 +357,8 @@ def property_page(uprn: str):
         if detail is None:
             abort(404)
         series = charts.property_series(session, get_store(), uprn, days=days, now=now)
+        events = ([{**event, "at": dt.datetime.fromtimestamp(event["t"], dt.UTC)} for event in
+                   charts.chart_events(session, uprn, series[0].start, series[0].end)] if series else [])
     latest = _latest_by_room(detail)
     open_case = next((case for case in detail.cases if case.status == "open"), None)
     return render_template(
@@ -366,6 +368,7 @@ def property_page(uprn: str):
         risk=detail.risk,
         latest=latest,
         series=series,
+        events=events,
         days=days,
         chart_days=charts.CHART_DAYS,
         alt_text=charts.alt_text,
@@ -378,9 +381,24 @@ def property_page(uprn: str):
         vulnerability_labels=VULNERABILITY_LABELS,
         case_source_labels=CASE_SOURCE_LABELS,
         may_see_list=current_user.role in LIST_ROLES,
+        site_url=(optional_url("portfolio.site", site=home_site) if (home_site := detail.property.site)
+                  and current_user.role in LIST_ROLES else None),
         surface_rh_limit=int(charts.SURFACE_RH_MOULD_LIMIT),
         kept_days=charts.KEPT_DAYS,
     )
+
+
+@bp.route("/properties/<uprn>/chart-data.json")
+@roles_required("officer", "manager", "admin", "repair")
+def property_chart_data(uprn: str):
+    """The interactive charts' data (``analytics.room_series`` as JSON, with the home's events)."""
+    _check_may_see(uprn)
+    days = _chart_days()
+    with get_database().session() as session:
+        data = charts.property_chart_data(session, get_store(), uprn, days=days, now=dt.datetime.now(dt.UTC))
+    if data is None:
+        abort(404)
+    return current_app.json.response(data)
 
 
 @bp.route("/properties/<uprn>/rooms/<int:room_id>/chart.png")
