@@ -242,12 +242,13 @@ def export_cases(session: Session, *, now: dt.datetime, since: dt.date | None = 
             messages.setdefault(message.case_id, []).append(message)
     out = Export()
     for case in cases:
-        _export_case(out, case, tenants, messages.get(case.id, []), now)
+        export_case(out, case, tenants, messages.get(case.id, []), now)
     return out
 
 
-def _export_case(out: Export, case: Case, tenants: Mapping[str, list[Tenant]], messages: list[OutboxMessage],
-                 now: dt.datetime) -> None:
+def export_case(out: Export, case: Case, tenants: Mapping[str, list[Any]], messages: list[OutboxMessage],
+                now: dt.datetime) -> None:
+    """Add one case's rows to ``out`` (``tenants``: the homes' tenants by UPRN; ``messages``: its sent ones)."""
     clocks = {c.key: c for c in step_clocks(case, now)}
     tenancy = _tenancy_id(case, tenants)
     hr = report_id(case)

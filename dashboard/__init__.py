@@ -35,7 +35,8 @@ STATIC_DIR = PACKAGE_DIR / "static"
 #: The file ``make assets`` builds; without it pages have no styles.
 BUILT_CSS = STATIC_DIR / "dampwatch.css"
 #: Blueprint modules in ``dashboard/views/``, each defining ``bp`` (and optionally ``NAV_ITEMS``).
-BLUEPRINTS = ("auth", "main", "admin", "cases", "repair", "alarms", "tenant", "api", "tokens", "portfolio", "outbox")
+BLUEPRINTS = ("auth", "main", "admin", "cases", "repair", "alarms", "tenant", "api", "tokens", "portfolio", "outbox",
+              "awaab")
 #: The session key holding when the person signed in (UTC, ISO 8601): a sign-in lasts web_session_hours.
 SIGNED_IN_AT_KEY = "signed_in_at"
 #: The largest id a route accepts (PostgreSQL's integer); larger ones are 404.

@@ -125,6 +125,23 @@ ACCESS_TABLE: dict[tuple[str, str], tuple] = {
     # the period's return: managers and admins, like the deadlines page
     ("GET", "/returns"): (IN, IN, 403, 403, 403, OK, OK),
     ("GET", "/returns.csv"): (IN, IN, 403, 403, 403, OK, OK),
+    # Awaab's Law actions on a case (issue 15): the office only, like the other case actions
+    ("POST", "/cases/<int:case_id>/emergency"): _OFFICE,
+    ("POST", "/cases/<int:case_id>/hazards"): _OFFICE,
+    ("POST", "/cases/<int:case_id>/hazards/remove"): _OFFICE,
+    ("POST", "/cases/<int:case_id>/endeavours"): _OFFICE,
+    ("POST", "/cases/<int:case_id>/escalations"): _OFFICE,
+    ("POST", "/cases/<int:case_id>/preventative-deferral"): _OFFICE,
+    ("POST", "/cases/<int:case_id>/reopen"): _OFFICE,
+    ("POST", "/cases/<int:case_id>/written-summary"): _OFFICE,
+    ("GET", "/cases/<int:case_id>/written-summary.pdf"): _OFFICE,
+    ("POST", "/cases/<int:case_id>/inspections/<int:inspection_id>/cancel"): _OFFICE,
+    ("POST", "/cases/<int:case_id>/inspections/<int:inspection_id>/move"): _OFFICE,
+    ("POST", "/cases/<int:case_id>/inspections/<int:inspection_id>/finding"): _OFFICE,
+    ("GET", "/cases/<int:case_id>/ombudsman.zip"): _OFFICE,
+    # the period's return: managers and admins, like the deadlines page
+    ("GET", "/returns"): (IN, IN, 403, 403, 403, OK, OK),
+    ("GET", "/returns.csv"): (IN, IN, 403, 403, 403, OK, OK),
     # repair teams' jobs; the findings form only for the team's own inspection
     ("GET", "/jobs/"): _REPAIR_ONLY,
     ("GET", "/jobs/<int:inspection_id>/findings"): (IN, IN, 404, OK, 403, 403, 403),
