@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from alerts.messages import LONDON, rule_name, staff_text
 from alerts.outbox import enqueue
 from core import audit
-from core.cases import DuplicateCaseError, find_open_case, next_deadline, open_case
+from core.cases import DuplicateCaseError, add_hazard, find_open_case, hazard_codes, next_deadline, open_case
 from core.errors import DampWatchError
 from core.model import Case, Property, User, utcnow
 from core.model_alerts import ALARM_SEVERITIES, Alarm, AlarmEvent
@@ -173,13 +173,19 @@ def open_case_for_alarm(session: Session, alarm: Alarm, actor: str, *, settings=
     if alarm.uprn is None:
         raise AlarmError("This alarm is not at a home (its sensor is not installed), so no case can be opened")
     now = now or utcnow()
+    # An excess cold or heat alarm opens a case of that HHSRS hazard (issue 15); others are damp and mould.
+    hazard_code = {"excess_cold": "excess_cold", "excess_heat": "excess_heat"}.get(alarm.rule)
+    severity = "high" if alarm.severity in ("high", "critical") else "medium"
+    hazards = [{"hazard": hazard_code, "severity": severity, "emergency": emergency}] if hazard_code else None
     try:
         case = open_case(session, uprn=alarm.uprn, aware_at=min(alarm.raised_at, now), source="alarm",
                          actor=actor, emergency=emergency, user_id=user_id, room_id=alarm.room_id,
-                         summary=f"From alarm {alarm.id}: {alarm.message}")
+                         summary=f"From alarm {alarm.id}: {alarm.message}", hazards=hazards)
     except DuplicateCaseError as exc:
         case = session.get(Case, exc.case_id)
         alarm.case_id = case.id
+        if hazard_code and case.status == "open" and hazard_code not in hazard_codes(case):
+            add_hazard(session, case, hazard_code, severity, actor=actor, notes=f"From alarm {alarm.id}")
         add_event(session, alarm, "case_linked", actor, f"Linked to open case {case.id}", at=now, case_id=case.id)
         return case, False
     alarm.case_id = case.id

@@ -100,3 +100,16 @@ def test_too_little_data_is_no_information(home_db, store, thermal_settings):
     assert day_values(pd.Series([10.0, 10.0, 10.0], index=index), "bedroom")["share_18"] is None
     with home_db.session() as session:
         assert thermal_observations(session, store, dt.datetime(2026, 1, 8, tzinfo=dt.UTC)) == []
+
+
+def test_an_officer_opening_a_case_from_a_heat_alarm_gets_the_heat_hazard(home_db, store, alert_settings):
+    """Without automatic cases, the officer's "open a case" on an excess heat alarm opens an excess heat case."""
+    from alerts.alarms import open_case_for_alarm
+
+    write_days(store, BEDROOM, dt.date(2026, 7, 6), 3, lambda h: 28.0 if (h >= 21 or h < 6) else 24.0)
+    now = dt.datetime(2026, 7, 9, 9, 0, tzinfo=dt.UTC)
+    with home_db.session() as session:
+        alarm = session.get(Alarm, evaluate_thermal(session, store, alert_settings, now).raised[0])
+        assert alarm.case_id is None
+        case, opened = open_case_for_alarm(session, alarm, "officer@example.org", now=now)
+        assert opened and [h.hazard for h in case.hazards] == ["excess_heat"] and case.aware_at == alarm.raised_at
