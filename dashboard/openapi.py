@@ -394,6 +394,29 @@ SCHEMAS = {
     "Finding": FINDING,
     "Team": TEAM,
     "NewCase": NEW_CASE,
+    "EmergencyChange": {
+        "type": "object", "additionalProperties": False, "required": ["emergency", "reason"],
+        "description": "Put a case on the emergency track (24-hour clocks) or take it off, with the reason.",
+        "properties": {
+            "emergency": {"type": "boolean", "description": "true: an emergency hazard; false: not."},
+            "reason": {"type": "string", "minLength": 1, "maxLength": 5000,
+                       "description": "Why the status is changing (kept on the case's timeline and audit log)."},
+        },
+    },
+    "AwaabExport": {
+        "type": "object", "additionalProperties": False,
+        "required": ["schema_version", "model", "hazard_report", "investigation", "investigation_hazard",
+                     "notification", "escalation", "work_order"],
+        "description": "Cases in the MHCLG/HACT Awaab's Law data model: its entities, field names and code-list "
+                       "values (see the README, \"Awaab's Law\").",
+        "properties": {
+            "schema_version": {"type": "integer", "description": "1."},
+            "model": {"type": "string", "description": "The data model's name."},
+            **{entity: {"type": "array", "items": {"type": "object"}, "description": f"The {entity} rows."}
+               for entity in ("hazard_report", "investigation", "investigation_hazard", "notification",
+                              "escalation", "work_order")},
+        },
+    },
     "PropertyPage": _page("PropertySummary", "A page of properties, by UPRN."),
     "RiskPage": _page("RiskItem", "A page of latest risks, highest score first."),
     "RiskHistoryPage": _page("Risk", "A page of a property's risk history, newest first."),
@@ -545,6 +568,31 @@ _OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
         "parameters": [_path("case_id", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "Case id.")],
         "responses": {"200": _json_response("The case.", _ref("CaseDetail")),
                       **_errors("400", "401", "403", "404")},
+    }},
+    "/api/v1/cases/{case_id}/emergency": {"post": {
+        "operationId": "changeCaseEmergency",
+        "summary": "Change a case's emergency status",
+        "description": "Put a case on the emergency track (investigate and make safe within 24 hours) or take it "
+                       "off, with the reason. Officers and managers only. A case with an emergency hazard cannot "
+                       "be taken off the track until that hazard changes.",
+        "tags": ["Cases"],
+        "parameters": [_path("case_id", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "Case id.")],
+        "requestBody": {"required": True, "content": {JSON: {"schema": _ref("EmergencyChange")}}},
+        "responses": {"200": _json_response("The case, with its new clocks.", _ref("CaseDetail")),
+                      **_errors("400", "401", "403", "404")},
+    }},
+    "/api/v1/awaab-export": {"get": {
+        "operationId": "exportAwaabModel",
+        "summary": "Export cases in the Awaab's Law data model",
+        "description": "Every case the landlord became aware of in the period, as the MHCLG/HACT data model's "
+                       "hazard reports, investigations, investigation hazards, notifications, escalations and "
+                       "work orders (the same as 'dampwatch export awaab --format json').",
+        "tags": ["Cases"],
+        "parameters": [
+            _query("since", {"type": "string", "format": "date"}, "Cases aware on or after this day (YYYY-MM-DD)."),
+            _query("until", {"type": "string", "format": "date"}, "Cases aware on or before this day (YYYY-MM-DD)."),
+        ],
+        "responses": {"200": _json_response("The export.", _ref("AwaabExport")), **_errors("400", "401", "403")},
     }},
     "/api/v1/inspections": {"get": {
         "operationId": "listInspections",

@@ -816,6 +816,51 @@ def create_case():
     return response
 
 
+@bp.post("/cases/<case_id>/emergency")
+@api_token_required(*CASE_OPENERS)
+def change_case_emergency(case_id: str):
+    """Put a case on the emergency track or take it off, with the reason (issue 15)."""
+    from core.cases import set_emergency
+
+    _check_query()
+    number = _whole_number(case_id, "case_id")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or set(body) - {"emergency", "reason"}:
+        raise _bad('Send a JSON object {"emergency": true, "reason": "..."} (no other fields).', "invalid_body")
+    emergency, reason = body.get("emergency"), body.get("reason")
+    if not isinstance(emergency, bool):
+        raise _bad("emergency must be true or false.", "invalid_body")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 5000:
+        raise _bad("Give the reason for the change: text of 1 to 5,000 characters.", "invalid_body")
+    user = g.api_user
+    with get_database().session() as session:
+        case = _case_or_404(session, number)
+        try:
+            set_emergency(session, case, emergency, actor=user.email, reason=reason, user_id=user.id,
+                          ip=request.remote_addr)
+        except CaseError as exc:
+            raise _bad(f"{exc}.".replace("..", "."), "invalid_body") from exc
+    with get_database().session() as session:
+        return jsonify(_case_detail(_case_or_404(session, number), _now()))
+
+
+@bp.get("/awaab-export")
+@api_token_required(*READERS)
+def awaab_export():
+    """Cases in the MHCLG/HACT Awaab's Law data model (JSON)."""
+    import json as json_module
+
+    from core.awaab_model import export_cases
+
+    _check_query()
+    since, until = _date("since"), _date("until")
+    if since is not None and until is not None and until < since:
+        raise _bad(f"since ({since}) must be on or before until ({until}).", "invalid_range")
+    with get_database().session() as session:
+        data = export_cases(session, now=_now(), since=since, until=until)
+    return jsonify(json_module.loads(data.to_json()))
+
+
 @bp.get("/inspections")
 @api_token_required(*READERS)
 def list_inspections():

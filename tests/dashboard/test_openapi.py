@@ -200,6 +200,18 @@ OPERATIONS = [
     Operation("/api/v1/cases/{case_id}", "get", {
         **_standard(lambda w: f"/cases/{w.case_id}", {"cursor": "x"}),
         "404": _get("/cases/999999")}),
+    Operation("/api/v1/cases/{case_id}/emergency", "post", {
+        "200": lambda w: w.call("POST", f"/cases/{w.case_id}/emergency", role="officer",
+                                json={"emergency": True, "reason": "A baby sleeps in the affected room"}),
+        "400": lambda w: w.call("POST", f"/cases/{w.case_id}/emergency", role="officer",
+                                json={"emergency": True, "reason": ""}),
+        "401": lambda w: w.call("POST", f"/cases/{w.case_id}/emergency", role=None,
+                                json={"emergency": True, "reason": "x"}),
+        "403": lambda w: w.call("POST", f"/cases/{w.case_id}/emergency", role="admin",
+                                json={"emergency": True, "reason": "x"}),
+        "404": lambda w: w.call("POST", "/cases/999999/emergency", role="officer",
+                                json={"emergency": True, "reason": "x"})}),
+    Operation("/api/v1/awaab-export", "get", _standard("/awaab-export", {"since": "yesterday"})),
     Operation("/api/v1/inspections", "get", _standard("/inspections", {"status": "maybe"})),
     Operation("/api/v1/openapi.json", "get", {"200": _get("/openapi.json", role=None)}),
 ]
