@@ -49,6 +49,8 @@ function baseOptions(width, title, room, events, syncKey) {
     cursor: { sync: { key: syncKey }, drag: { x: true, y: false } },
     scales: { x: { time: true, min: room.start, max: room.end } },
     plugins: [eventsPlugin(events)],
+    // The period shown, in the DOM (epoch seconds): zooming changes it, and tests can read it.
+    hooks: { setScale: [(u, key) => { if (key === "x") u.root.dataset.xRange = `${u.scales.x.min}-${u.scales.x.max}`; }] },
   };
 }
 
