@@ -187,7 +187,8 @@ def decode_payload(payload: bytes) -> object:
     """JSON from a payload under the 64 KiB limit; raises ``InvalidReading`` with the reason code."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise InvalidReading(
-            Reason.PAYLOAD_TOO_LARGE, f"payload is {len(payload)} bytes; at most {MAX_PAYLOAD_BYTES} are accepted"
+            Reason.PAYLOAD_TOO_LARGE,
+            f"payload is over {MAX_PAYLOAD_BYTES} bytes, the most accepted; send smaller messages or batches",
         )
     try:
         text = payload.decode("utf-8")

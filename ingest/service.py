@@ -44,6 +44,9 @@ if TYPE_CHECKING:  # the ingestor's own process never loads the database layer u
 logger = logging.getLogger(__name__)
 
 RECONNECT_MIN_DELAY_S = 1
+#: Most of a payload the ingestor holds: no path accepts more than 64 KiB, so a larger message (the broker passes
+#: up to 4 MB, MQTT itself 256 MB) is kept only to one byte past that, enough to dead-letter it as payload_too_large.
+HELD_PAYLOAD_BYTES = 64 * 1024 + 1
 RECONNECT_MAX_DELAY_S = 30
 #: How long a stopping ingestor waits for its last batches to be written.
 SHUTDOWN_WAIT_S = 60.0
@@ -167,7 +170,10 @@ class Ingestor:
             return
         if not self._batch:
             self._batch_started = time.monotonic()
-        self._batch.append((message.topic, message.payload, self._clock()))  # a RawMessage, as a plain tuple
+        payload = message.payload
+        if len(payload) > HELD_PAYLOAD_BYTES:
+            payload = payload[:HELD_PAYLOAD_BYTES]
+        self._batch.append((message.topic, payload, self._clock()))  # a RawMessage, as a plain tuple
         self._acks.append((message.mid, message.qos))
         if len(self._batch) >= self.settings.ingest_batch_size:
             self._dispatch()

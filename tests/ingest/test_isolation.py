@@ -212,3 +212,21 @@ def test_ingestor_acknowledges_poison_so_the_broker_does_not_redeliver_it(broker
     assert sum(dead_letter_counts(database).values()) == len(messages)
     database.dispose()
 
+
+
+def test_a_3_mb_message_is_held_only_to_64_kib_and_dead_lettered(broker, settings, store):
+    """The broker passes up to 4 MB; the ingestor keeps 64 KiB + 1 byte of such a message, enough to refuse it."""
+    database = Database(settings.database_url)
+    _register(database, "dev-big")
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    messages = [("dampwatch/dev-big/up", b'{"readings": [' + b" " * 3_000_000 + b"]}"),
+                ("dampwatch/dev-big/up", _good(now, 1))]
+    with running_ingestor(settings, store, database, broker.url) as ingestor:
+        simulator.publish(iter(messages), broker.url, client_id="big")
+        wait_for(lambda: ingestor.metrics.received._value.get() >= 2 and ingestor.metrics.pending._value.get() == 0,
+                 what="both messages")
+    assert store.count() == 1
+    with database.session() as session:
+        (letter,) = session.scalars(select(DeadLetter)).all()
+    assert letter.reason == Reason.PAYLOAD_TOO_LARGE and letter.payload_bytes == 64 * 1024 + 1
+    database.dispose()
