@@ -11,6 +11,17 @@ const EVENT_COLOURS = {
 };
 const PANEL_HEIGHT = 170;
 
+// Dates as people in England read them, in London time: "6 Dec" on the axis, "6 Dec 2026, 14:00" in the legend.
+const AXIS_DAY = new Intl.DateTimeFormat("en-GB", { timeZone: LONDON, day: "numeric", month: "short" });
+const AXIS_HOUR = new Intl.DateTimeFormat("en-GB", { timeZone: LONDON, day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+const LEGEND_TIME = new Intl.DateTimeFormat("en-GB", { timeZone: LONDON, dateStyle: "medium", timeStyle: "short" });
+
+function axisDates(u, splits) {
+  const span = (u.scales.x.max ?? 0) - (u.scales.x.min ?? 0);
+  const format = span > 4 * 86400 ? AXIS_DAY : AXIS_HOUR;
+  return splits.map((ts) => format.format(new Date(ts * 1e3)));
+}
+
 function fmt(value, digits, unit) {
   return value == null ? "–" : `${value.toFixed(digits)}${unit}`;
 }
@@ -49,9 +60,19 @@ function baseOptions(width, title, room, events, syncKey) {
     cursor: { sync: { key: syncKey }, drag: { x: true, y: false } },
     scales: { x: { time: true, min: room.start, max: room.end } },
     plugins: [eventsPlugin(events)],
+    xSeries: { value: (u, ts) => (ts == null ? "–" : LEGEND_TIME.format(new Date(ts * 1e3))) },
+    xAxis: { values: axisDates, space: 70 },
     // The period shown, in the DOM (epoch seconds): zooming changes it, and tests can read it.
     hooks: { setScale: [(u, key) => { if (key === "x") u.root.dataset.xRange = `${u.scales.x.min}-${u.scales.x.max}`; }] },
   };
+}
+
+function make(options, columns, holder) {
+  // The time axis and the legend's time in London, the same for every panel.
+  const { xSeries, xAxis, ...rest } = options;
+  rest.series[0] = xSeries;
+  rest.axes[0] = xAxis;
+  return new uPlot(rest, columns, holder);
 }
 
 function drawRoom(figure, room, data, width) {
@@ -68,7 +89,7 @@ function drawRoom(figure, room, data, width) {
   temperature.series = [{}, { label: "Room temperature", stroke: COLOURS.blue, width: 1.5,
     value: (u, v) => fmt(v, 1, " °C") }];
   temperature.axes = [{}, { label: "°C" }];
-  charts.push(new uPlot(temperature, [hourly.t, hourly.temperature_c], holder));
+  charts.push(make(temperature, [hourly.t, hourly.temperature_c], holder));
 
   const humidity = baseOptions(width, `${room.name}: humidity (%); mould can grow above ${data.surface_rh_limit_pct} % at the coldest wall`,
     room, events, syncKey);
@@ -79,7 +100,7 @@ function drawRoom(figure, room, data, width) {
     { label: `${data.surface_rh_limit_pct} % line`, stroke: COLOURS.black, width: 1.5, dash: [2, 3], points: { show: false } },
   ];
   humidity.axes = [{}, { label: "%" }];
-  charts.push(new uPlot(humidity, [hourly.t, hourly.humidity_pct, hourly.surface_rh_pct, limit], holder));
+  charts.push(make(humidity, [hourly.t, hourly.humidity_pct, hourly.surface_rh_pct, limit], holder));
 
   const days = room.days_to_visible_mould;
   const projection = days == null ? "not rising" : (days === 0 ? "mould is visible already (index 3 or more)"
@@ -93,7 +114,7 @@ function drawRoom(figure, room, data, width) {
     { label: "Visible mould (3)", stroke: COLOURS.grey, width: 1, dash: [2, 3], points: { show: false } },
   ];
   mould.axes = [{}, { label: "index" }];
-  charts.push(new uPlot(mould, [daily.t, daily.mould_index, daily.t.map(() => data.visible_mould_index)], holder));
+  charts.push(make(mould, [daily.t, daily.mould_index, daily.t.map(() => data.visible_mould_index)], holder));
 
   const image = figure.querySelector("img");
   figure.insertBefore(holder, figure.firstChild);
