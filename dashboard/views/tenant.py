@@ -211,3 +211,9 @@ def sign_out():
     session.clear()
     return redirect(url_for("tenant.sign_in"))
 
+
+
+# The pages in the tenant's language, English or Welsh, and the link to switch (issue 15; dashboard.tenant_words).
+from dashboard.tenant_words import register as _register_tenant_words  # noqa: E402
+
+_register_tenant_words(bp)

@@ -145,6 +145,7 @@ ACCESS_TABLE: dict[tuple[str, str], tuple] = {
     ("GET", "/tenant/sign-in"): _PUBLIC,
     ("POST", "/tenant/sign-in"): _PUBLIC,
     ("GET", "/tenant/sign-in/sent"): _PUBLIC,
+    ("GET", "/tenant/language"): _PUBLIC,  # English or Welsh for the tenant pages (issue 15)
     ("GET", "/tenant/link/<token>"): _PUBLIC,
     ("POST", "/tenant/link/<token>"): _PUBLIC,
     ("GET", "/tenant/"): _TENANT,
