@@ -28,9 +28,12 @@ NAV_ITEMS = [("Portfolio", "portfolio.summary", PORTFOLIO_ROLES)]
 def summary():
     """Estates and blocks by share at risk, and the portfolio's last weeks."""
     now = dt.datetime.now(dt.UTC)
+    week = now.date() - dt.timedelta(days=now.weekday())
     with get_database().session() as session:
-        sites, whole = portfolio.site_summaries(session)
-        weeks = portfolio.weekly_trends(session, now)
+        sites, whole = portfolio.cached(session, "sites", lambda: portfolio.site_summaries(session))
+        # Deadlines fall due as time passes: the trends are kept for the hour, not only the data version.
+        weeks = portfolio.cached(session, "weeks", lambda: portfolio.weekly_trends(session, now), week,
+                                 now.replace(minute=0, second=0, microsecond=0))
     return render_template("portfolio/summary.html", sites=sites, whole=whole, weeks=weeks,
                            bands=portfolio.ALL_BANDS, band_labels=BAND_LABELS, cause_label=cause_label,
                            site_url=url_maker("portfolio.site", "site"))
@@ -44,8 +47,8 @@ def site(site: str):
         homes = portfolio.site_homes(session, site)
         if not homes:
             abort(404)
-        sites, whole = portfolio.site_summaries(session)
-    this = next(s for s in sites if s.site == site)
+        _, whole = portfolio.cached(session, "sites", lambda: portfolio.site_summaries(session))
+    this = portfolio.site_summary_of(site, homes)
     return render_template("portfolio/site.html", site=this, whole=whole, homes=homes,
                            flag=portfolio.building_flag(homes), bands=portfolio.ALL_BANDS,
                            band_labels=BAND_LABELS, cause_label=cause_label,

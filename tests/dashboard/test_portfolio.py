@@ -217,3 +217,22 @@ def test_each_role_lands_on_its_own_home(estate, client_request, staff, role, en
     home = page.select_one(".govuk-service-navigation__service-name a, .govuk-service-navigation__link")
     assert home is not None
     assert page.select_one(".govuk-service-navigation__service-name a")["href"] == client_request.url(endpoint)
+
+
+def test_one_place_summary_is_the_same_as_in_the_list(estate):
+    """A place's summary from its own homes equals its row of the portfolio-wide summary."""
+    with _database(estate).session() as session:
+        sites, _ = portfolio.site_summaries(session)
+        for summary in sites:
+            assert portfolio.site_summary_of(summary.site, portfolio.site_homes(session, summary.site)) == summary
+
+
+def test_cached_figures_follow_the_data(estate, client_request):
+    """The summary is kept between requests, but a new case (or run, home, alarm) shows at once."""
+    page = client_request.get("portfolio.summary")
+    before = [td.text for td in page.select("#weeks tbody tr")[-1].select("td")]
+    with _database(estate).session() as session:
+        session.add(Case(uprn="301", source="officer", aware_at=dt.datetime.now(dt.UTC), opened_by="t"))
+    page = client_request.get("portfolio.summary")
+    after = [td.text for td in page.select("#weeks tbody tr")[-1].select("td")]
+    assert before != after  # this week's "cases opened" went up by one
