@@ -180,6 +180,7 @@ class Supervised:
         self.env, self.broker_url, self.log = env, broker_url, log
         self.crashes = 0
         self.peak_rss_mb = 0.0
+        self.peaks: dict[int, float] = {}  # per process: the ingestor, then its children (worker, resource tracker)
         self.worker_restarts = 0
         self.process = self._start()
 
@@ -194,6 +195,8 @@ class Supervised:
             self.process = self._start()
             time.sleep(1)
         pids = [self.process.pid, *_children(self.process.pid)]
+        for pid in pids:
+            self.peaks[pid] = max(self.peaks.get(pid, 0.0), _rss_mb(pid))
         self.peak_rss_mb = max(self.peak_rss_mb, sum(_rss_mb(pid) for pid in pids))
         values = _metrics(port)
         self.worker_restarts = max(self.worker_restarts, int(values.get("dampwatch_ingest_worker_restarts_total", 0)))
@@ -289,6 +292,7 @@ def run(n: int, m: int, seed: int, timeout_s: float) -> dict:
             "dead_letters": reasons, "hostile_traced": traced, "ignored": ignored, "quarantined": quarantined_count,
             "silent": silent, "crashes": ingest.crashes, "worker_restarts": ingest.worker_restarts,
             "peak_rss_mb": ingest.peak_rss_mb, "publish_s": publish_s, "drain_s": drain_s,
+            "peaks_mb": list(ingest.peaks.values()),
             "received": int(values.get("dampwatch_ingest_messages_received_total", 0)),
             "dead_letter_text_mb": letter_bytes / 1e6, "app_db_mb": db_mb, "log_mb": log_mb,
         }
@@ -310,7 +314,8 @@ def main() -> int:
           f"{r['quarantined']} quarantined")
     print(f"  silently dropped:        {r['silent']}")
     print(f"  crashes:                 {r['crashes']} ingestor exits, {r['worker_restarts']} worker replacements")
-    print(f"  peak RSS:                {r['peak_rss_mb']:.0f} MB (ingestor + worker)")
+    print(f"  peak RSS:                {r['peak_rss_mb']:.0f} MB (ingestor + worker); per process (ingestor, then its children): "
+          + ", ".join(f"{mb:.0f} MB" for mb in r["peaks_mb"]))
     print(f"  dead-letter text:        {r['dead_letter_text_mb']:.1f} MB; app database {r['app_db_mb']:.1f} MB; "
           f"ingest log {r['log_mb']:.2f} MB")
     ok = (r["good_stored"] == r["good_expected"] and r["silent"] == 0 and r["crashes"] == 0

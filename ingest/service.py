@@ -47,6 +47,9 @@ RECONNECT_MIN_DELAY_S = 1
 #: Most of a payload the ingestor holds: no path accepts more than 64 KiB, so a larger message (the broker passes
 #: up to 4 MB, MQTT itself 256 MB) is kept only to one byte past that, enough to dead-letter it as payload_too_large.
 HELD_PAYLOAD_BYTES = 64 * 1024 + 1
+#: A batch is handed to the worker once its payloads reach this size, whatever its count (bounds memory
+#: when messages are large: 2 000 messages of 64 KiB would otherwise be 128 MB in one batch).
+MAX_BATCH_BYTES = 8 * 1024 * 1024
 RECONNECT_MAX_DELAY_S = 30
 #: How long a stopping ingestor waits for its last batches to be written.
 SHUTDOWN_WAIT_S = 60.0
@@ -93,6 +96,7 @@ class Ingestor:
         self._batch: list[tuple[str, bytes, float]] = []
         self._acks: list[tuple[int, int]] = []
         self._batch_started = 0.0
+        self._batch_bytes = 0
         self._batch_id = 0
         self._generation = 0
         self._in_flight: collections.deque[_InFlight] = collections.deque()
@@ -175,7 +179,8 @@ class Ingestor:
             payload = payload[:HELD_PAYLOAD_BYTES]
         self._batch.append((message.topic, payload, self._clock()))  # a RawMessage, as a plain tuple
         self._acks.append((message.mid, message.qos))
-        if len(self._batch) >= self.settings.ingest_batch_size:
+        self._batch_bytes += len(payload)
+        if len(self._batch) >= self.settings.ingest_batch_size or self._batch_bytes >= MAX_BATCH_BYTES:
             self._dispatch()
 
     def _ack_replayed(self, message: mqtt.MQTTMessage) -> None:
@@ -299,6 +304,7 @@ class Ingestor:
         """Hand the current batch to the writer; remember its packet ids for the acknowledgement."""
         batch, acks = self._batch, self._acks
         self._batch, self._acks = [], []
+        self._batch_bytes = 0
         self._batch_id += 1
         self._in_flight.append(_InFlight(self._batch_id, self._generation, acks, len(batch)))
         self._retained.dispatched(self._batch_id)
