@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.causes import CAUSE_TABLE
-from core.clock_profiles import ENGLAND_SOCIAL, ClockProfile
+from core.clock_profiles import ENGLAND_SOCIAL, ClockProfile, configured_profile
 from core.clock_profiles import profile as named_profile
 from core.errors import ConfigError, DampWatchError
 from core.hazards import HAZARD_SEVERITIES, UnknownHazard, hazard
@@ -262,7 +262,8 @@ def open_case(
     ``hazards`` are mappings with ``hazard`` (a ``core.hazards`` code), ``severity`` (high, medium, low),
     optional ``emergency`` and ``notes``; without them the case has one damp and mould hazard (high when
     ``emergency``, else medium). Any emergency hazard puts the case on the emergency track. ``clock_profile``
-    (a profile or its built-in name; default England social) is frozen on the case with its rules version.
+    (a profile or its built-in name; default: the configured one, ``DAMPWATCH_CLOCK_PROFILE``, England social
+    unless set) is frozen on the case with its rules version.
 
     Raises
     ------
@@ -285,7 +286,12 @@ def open_case(
         raise CaseError("Each hazard can be on a case once; change its severity instead of adding it again")
     emergency = bool(emergency) or any(h["emergency"] for h in hazard_rows)
     try:
-        rules = clock_profile if isinstance(clock_profile, ClockProfile) else named_profile(clock_profile)
+        if isinstance(clock_profile, ClockProfile):
+            rules = clock_profile
+        elif clock_profile is None:
+            rules = configured_profile()  # the landlord's setting (DAMPWATCH_CLOCK_PROFILE), England by default
+        else:
+            rules = named_profile(clock_profile)
     except ConfigError as exc:
         raise CaseError(str(exc)) from exc
     home = session.get(Property, str(uprn))

@@ -33,7 +33,7 @@ from typing import Any, Final
 
 from core.errors import ConfigError
 
-__all__ = ["BUILT_IN", "DEFAULT_PROFILE", "ClockProfile", "load_profiles", "profile"]
+__all__ = ["BUILT_IN", "DEFAULT_PROFILE", "ClockProfile", "configured_profile", "load_profiles", "profile"]
 
 SAFETY_WORK_READINGS: Final = ("begin", "complete")
 
@@ -132,3 +132,12 @@ def profile(name: str | None, profiles: Mapping[str, ClockProfile] | None = None
         return table[key]
     except KeyError:
         raise ConfigError(f"clock profile {key!r} is unknown; use one of: {', '.join(table)}") from None
+
+
+def configured_profile(settings: Any = None) -> ClockProfile:
+    """The profile new cases follow: ``DAMPWATCH_CLOCK_PROFILE`` with ``DAMPWATCH_CLOCK_PROFILES_FILE``'s changes."""
+    if settings is None:
+        from core.settings import load_settings
+
+        settings = load_settings()
+    return profile(settings.clock_profile, load_profiles(settings.clock_profiles_file))

@@ -266,6 +266,16 @@ class Settings(BaseSettings):
         return value
     # --- end of the alerts settings ---
 
+    # --- Awaab's Law clock profiles (core.clock_profiles; issue 15) ---
+    clock_profile: Literal["england_social", "wales_whqs", "other"] = Field(
+        "england_social", description="The rules new cases' deadlines follow: england_social (SI 2025/1042), "
+        "wales_whqs (your published WHQS response times) or other (a configurable copy of the England numbers)."
+    )
+    clock_profiles_file: Path | None = Field(
+        None, description="JSON file changing the wales_whqs or other profile's numbers, e.g. "
+        '{"wales_whqs": {"investigate_working_days": 20, "rules_version": "Our WHQS times 2026"}}.'
+    )
+
     # --- retention of personal data ('dampwatch retention run'; 0 keeps for ever) ---
     retention_readings_days: int = Field(0, ge=0, description="Delete readings older than this many days.")
     retention_dead_letters_days: int = Field(30, ge=0, description="Delete dead letters older than this many days.")

@@ -84,5 +84,28 @@ def import_work_orders_command(context, path: Path, fmt: str | None) -> None:
         raise SystemExit(1)
 
 
-COMMANDS: list[click.Command] = [export, import_group]
+@click.command("returns")
+@click.option("--from", "start", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="First day of the period (London date).")
+@click.option("--to", "end", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Last day of the period (London date).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the return as CSV here (default: print it).")
+@pass_context
+def returns(context, start: dt.datetime, end: dt.datetime, output: Path | None) -> None:
+    """The period's Awaab's Law return: cases by hazard, times to each step, deadlines met and missed, sensors."""
+    from core.returns import period_return, return_csv
+
+    if end < start:
+        raise click.ClickException("--to is before --from; give the earlier date first")
+    with context.database.session() as session:
+        text = return_csv(period_return(session, start.date(), end.date()))
+    if output is None:
+        out.print(text, end="", markup=False, highlight=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"wrote the return for {start.date()} to {end.date()} to {output}")
+
+
+COMMANDS: list[click.Command] = [export, import_group, returns]
 """Every command of this module, for ``main.add_command``."""

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from core.cases import open_case
 from core.model import Property, Room
 from dampwatch.cli import Context, main
-from dampwatch.commands_awaab import export, import_group
+from dampwatch.commands_awaab import export, import_group, returns
 
 
 @pytest.fixture
@@ -29,13 +29,13 @@ def context(settings):
 
 
 def run(args, context):
-    group = {"export": export, "import": import_group}[args[0]]
+    group = {"export": export, "import": import_group, "returns": returns}[args[0]]
     return CliRunner().invoke(group, args[1:], obj=context, catch_exceptions=False)
 
 
 def test_the_commands_are_registered():
     """dampwatch export and dampwatch import are on the main command."""
-    assert {"export", "import"} <= set(main.commands)
+    assert {"export", "import", "returns"} <= set(main.commands)
 
 
 def test_export_awaab_json_and_csv(context, tmp_path):
@@ -58,3 +58,15 @@ def test_import_work_orders_reports_bad_rows_and_exits_1(context, tmp_path):
     result = CliRunner().invoke(import_group, ["work-orders", str(path)], obj=context)
     assert result.exit_code == 1
     assert "1 created" in result.output
+
+
+def test_returns_writes_the_period_as_csv(context, tmp_path):
+    """The return's CSV has the excess heat case of the fixture; dates the wrong way round are refused."""
+    today = dt.date.today()
+    path = tmp_path / "return.csv"
+    result = run(["returns", "--from", (today - dt.timedelta(days=7)).isoformat(), "--to", today.isoformat(),
+                  "-o", str(path)], context)
+    assert result.exit_code == 0, result.output
+    assert "cases by hazard,Excess heat,medium,1" in path.read_text()
+    bad = CliRunner().invoke(returns, ["--from", today.isoformat(), "--to", "2020-01-01"], obj=context)
+    assert bad.exit_code != 0 and "before --from" in bad.output

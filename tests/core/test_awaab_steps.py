@@ -248,3 +248,17 @@ def test_editing_a_finding_keeps_its_history(home):
         assert len(history) == 1
         assert history[0].detail["changes"] == {"severity": {"before": "minor", "after": "severe"}}
         assert history[0].actor == "supervisor@example.org"
+
+
+def test_the_configured_profile_applies_to_new_cases(home, tmp_path, monkeypatch):
+    """DAMPWATCH_CLOCK_PROFILE=wales_whqs with a file of the landlord's own times: new cases follow it."""
+    path = tmp_path / "profiles.json"
+    path.write_text('{"wales_whqs": {"investigate_working_days": 15, "rules_version": "Cartrefi Example v2"}}')
+    monkeypatch.setenv("DAMPWATCH_CLOCK_PROFILE", "wales_whqs")
+    monkeypatch.setenv("DAMPWATCH_CLOCK_PROFILES_FILE", str(path))
+    with home.session() as session:
+        case = _open(session)
+        assert (case.clock.profile, case.clock.rules_version) == ("wales_whqs", "Cartrefi Example v2")
+        # Mon 2 Feb 2026 + 15 working days: 3-6 Feb (4), 9-13 (9), 16-20 (14), Mon 23 Feb (15).
+        due = {c.key: c.due for c in step_clocks(case, NOW)}["investigate"]
+        assert due == dt.datetime(2026, 2, 23, 23, 59, 59, 999999, tzinfo=UTC)
