@@ -314,10 +314,15 @@ class HttpIngestServer:
 
 
 def build_http_ingest(settings: Settings, store, database) -> HttpIngest:
-    """The HTTP ingest the settings describe, writing with its own :class:`ingest.writer.BatchWriter`."""
+    """The HTTP ingest the settings describe, writing with its own :class:`ingest.writer.BatchWriter`
+    (wrapped in a replay window when the store can say it restarted)."""
+    from ingest.replay import with_replay_window
     from ingest.writer import BatchWriter
 
     integrations = integrations_from_settings(settings)
     writer = BatchWriter(http_writer_settings(settings), store, database)
+    # A store that answers before its data is on disk (VictoriaMetrics) gets the same replay window as the MQTT path,
+    # in a folder of its own so that `dampwatch ingest` and `dampwatch ingest-http` never share one.
+    writer = with_replay_window(writer, store, settings, folder="recent-http")
     return HttpIngest(writer, integrations, path=settings.ingest_http_path,
                       max_body_bytes=settings.ingest_http_max_body_bytes)

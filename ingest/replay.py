@@ -179,8 +179,12 @@ def _utc(epoch_s: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))
 
 
-def with_replay_window(writer: BatchWriter, store: ReadingsStore, settings) -> BatchWriter | ReplayingWriter:
-    """The writer to use: with a replay window when the store can tell that it restarted and the window is on."""
+def with_replay_window(writer: BatchWriter, store: ReadingsStore, settings, *,
+                       folder: str = "recent") -> BatchWriter | ReplayingWriter:
+    """The writer to use: with a replay window when the store can tell that it restarted and the window is on.
+
+    ``folder`` (under the spool directory) must be the writer's own: each process keeps its own window.
+    """
     if settings.ingest_replay_window_s <= 0 or getattr(store, "started_at", None) is None:
         return writer
-    return ReplayingWriter(writer, store, ReplayWindow(settings.spool_dir / "recent", settings.ingest_replay_window_s))
+    return ReplayingWriter(writer, store, ReplayWindow(settings.spool_dir / folder, settings.ingest_replay_window_s))

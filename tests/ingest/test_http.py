@@ -342,3 +342,34 @@ def test_an_unexpected_failure_is_a_500_and_nothing_is_acknowledged(http_setting
     with HttpIngestServer(ingest, port=0) as server:
         status, body, _ = post(server, "/ingest/council-cs?event=up", chirpstack_body(dt.datetime.now(dt.UTC)))
     assert status == 500 and "not stored" in body["error"]
+
+
+def test_victoriametrics_sigkill_after_200s_is_replayed_from_the_window(http_settings, database, victoria, caplog):
+    """Answers of 200 stay true when VictoriaMetrics is SIGKILLed after accepting them: the HTTP path's own replay
+    window writes them again once the store is back (its restart is seen from its process start time)."""
+    url = victoria.url + "?retries=1&timeout=2"
+    store = open_store(url)
+    register(database, f"lorawan-{ELSYS_DEV_EUI}")
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=2)
+    moments = [start + dt.timedelta(minutes=i) for i in range(40)]
+    caplog.set_level("WARNING", logger="ingest.replay")
+    settings = http_settings.model_copy(update={"readings_url": url})
+    try:
+        with HttpIngestServer(build_http_ingest(settings, store, database), port=0) as server:
+            for at in moments:
+                assert post(server, "/ingest/council-cs?event=up", chirpstack_body(at))[0] == 200
+            victoria.stop(hard=True)  # SIGKILL: rows it had accepted but not flushed are gone
+            victoria.start()
+            time.sleep(1.1)  # the writer looks at the store's start time at most once a second
+            late = start + dt.timedelta(minutes=45)
+            deadline = time.monotonic() + 30
+            while post(server, "/ingest/council-cs?event=up", chirpstack_body(late))[0] != 200:
+                assert time.monotonic() < deadline, "the store did not come back"
+                time.sleep(0.5)
+        assert (settings.spool_dir / "recent-http").is_dir()
+        assert [r for r in caplog.records if "readings store restarted" in r.getMessage()], "no replay happened"
+        victoria.flush()
+        stored = sorted(r.ts for r in store.iter_readings())
+        assert stored == [*moments, late]
+    finally:
+        store.close()
