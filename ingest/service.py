@@ -251,11 +251,10 @@ class Ingestor:
         if self.settings.ingest_workers == 0:
             if self.store is None or self.database is None:
                 raise IngestError("inline ingestion (DAMPWATCH_INGEST_WORKERS=0) needs a store and a database")
-            from ingest.spool import Spool
-            from ingest.writer import BatchWriter
-
             from ingest.lifecycle import SpoolLock
+            from ingest.spool import Spool
             from ingest.worker import configure_store
+            from ingest.writer import BatchWriter
 
             configure_store(self.store, self.settings)
             lock = SpoolLock(self.settings.spool_dir)

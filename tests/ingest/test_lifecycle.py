@@ -301,7 +301,7 @@ def test_a_batch_that_every_worker_dies_on_stops_the_ingestor(broker, settings, 
         publish_readings(broker.url, 1, 5)
         for deaths in range(4):
             restarts = ingestor.metrics.worker_restarts
-            wait_for(lambda n=deaths: restarts._value.get() == n and ingestor._backend._unanswered,
+            wait_for(lambda n=deaths, counter=restarts: counter._value.get() == n and ingestor._backend._unanswered,
                      what=f"worker {deaths + 1} ready with the batch in hand")
             time.sleep(0.5)  # it is waiting on the store's lock now
             os.kill(ingestor._backend.pid, signal.SIGKILL)
