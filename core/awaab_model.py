@@ -406,10 +406,14 @@ def read_work_order_rows(text: str, *, fmt: str) -> list[dict[str, Any]]:
             raise AwaabModelError("give a JSON list of work_order objects, or an object with a 'work_order' list")
         return rows
     if fmt == "csv":
-        reader = csv.DictReader(io.StringIO(text))
-        if reader.fieldnames is None or "work_order_id" not in reader.fieldnames:
-            raise AwaabModelError("the CSV needs a header row with work_order_id (and the fields to update)")
-        return [dict(r) for r in reader]
+        try:
+            reader = csv.DictReader(io.StringIO(text, newline=""))
+            if reader.fieldnames is None or "work_order_id" not in reader.fieldnames:
+                raise AwaabModelError("the CSV needs a header row with work_order_id (and the fields to update)")
+            return [dict(r) for r in reader]
+        except csv.Error as exc:
+            raise AwaabModelError(f"the file is not a CSV we can read ({exc}); save it as CSV (UTF-8) "
+                                  "with a header row") from exc
     raise AwaabModelError(f"format {fmt!r} is not csv or json")
 
 
@@ -455,7 +459,9 @@ def _apply_row(session: Session, raw: Mapping[str, Any], where: str, actor: str)
     outcome = "updated"
     if order is None:
         report = str(raw.get("hazard_report_id") or "").strip()
-        case_id = int(report[4:]) if report.startswith("DW-C") and report[4:].isdigit() else None
+        digits = report[4:]
+        case_id = int(digits) if report.startswith("DW-C") and digits.isascii() and digits.isdigit() \
+            and len(digits) <= 10 else None
         case = session.get(Case, case_id) if case_id is not None else None
         if case is None:
             raise AwaabModelError(f"{where}: work order {reference!r} is new and hazard_report_id {report!r} is not "
