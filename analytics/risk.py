@@ -35,18 +35,22 @@ For properties in ``medium`` or above, every cause of :data:`core.causes.CAUSES`
 evidence from 0 to 1, and the strongest is named (the runner-up too when it is close:
 :data:`RUNNER_UP_SHARE`). The evidence:
 
-* ``under_heating``: how far the home's mean falls below 17.5 °C (1 at 14.5 °C), or the share of hours
-  its rooms were below 16 °C, whichever is larger;
+* ``under_heating``: how far the home's mean falls below 17.5 °C (1 at 14.5 °C), or how far the share of
+  hours its rooms were below 16 °C tops a quarter (1 at three quarters), whichever is larger;
 * ``leak``: one room's daily lowest vapour pressure excess above the median of the home's rooms (0 at
   75 Pa, 1 at 300 Pa) and how steadily it stays there (humid day and night, without the rise and fall of
   washing and cooking); discounted when that room is the wet room whose ventilation is slow, unless the
-  excess is far larger than slow clearing explains;
+  excess is far larger than slow clearing explains. A leak that is not steady (a heating pipe, a waste
+  joint) shows instead as a bathroom or kitchen far more humid on average than the home's other rooms
+  (:data:`WET_LEAK_EXCESS_PA`) while those stay dry against it (:data:`WET_LEAK_RATIO`): slow clearing of
+  steam spreads into the whole home, a leak mostly wets its own room, so the slow clearing of that room
+  is then put down to the leak;
 * ``poor_ventilation``: the share of a moisture event's rise still in the air two hours after its peak,
   against the wet room's limit (:data:`VENTILATION_REMAINING_POOR`; 0 at 40 % of the limit, 1 at the
   limit); discounted when the same room's steady excess is a leak's;
 * ``high_moisture_load``: the BS EN ISO 13788 humidity class of the home (without its steadiest humid room when that
   looks like a leak)
-  (0 at class 2.5, 1 at 4.5), discounted by half the ventilation evidence (slow clearing raises it too);
+  (0 at class 2, 1 at 4.5), discounted by half the ventilation evidence (slow clearing raises it too);
 * ``cold_fabric``: the remaining explanation, 0.3 when the driver room's air is not humid, plus up to 0.5
   when the room's temperature factor (register or archetype prior) is below the 0.75 design value.
 
@@ -138,6 +142,19 @@ COLD_HOME_FULL_C: Final = 18.0
 LEAK_SIZE_TO_SET_ASIDE: Final = 0.3
 """The steadiest humid room is left out of the moisture-load class only when its excess over the home is
 this far along the leak scale (about 140 Pa); a smaller one is the home's own load. [-]"""
+
+COLD_HOURS_SHARE: Final = (0.25, 0.75)
+"""Share of hours below 16 °C (over the home's rooms) at which the evidence for under-heating starts and is
+full: rooms heated twice a day spend some nights below 16 °C without being under-heated. [-]"""
+
+WET_LEAK_EXCESS_PA: Final = (150.0, 350.0)
+"""A bathroom's or kitchen's mean vapour pressure excess above the median of the home's other rooms at which
+the evidence for a leak there that is not steady starts, and is full (showers and cooking with working
+extraction keep a wet room within about 100 Pa of the rest of the home). [Pa]"""
+
+WET_LEAK_RATIO: Final = (0.3, 0.8)
+"""... scaled by how large that is against the other rooms' own excess: 0 at 0.3 times it, full at 0.8
+times (steam that clears slowly raises the whole home, a leak mostly its own room). [-]"""
 
 RUNNER_UP_SHARE: Final = 0.7
 """The second cause is named too when its evidence is at least this share of the first's... [-]"""
@@ -436,7 +453,7 @@ def assess(features: RoomFeatures, rooms: RoomTable, temperature_factor: np.ndar
         # The evidence for each cause, 0 (none) to 1 (strong), weighed together (see the module notes).
         evidence = np.zeros((rooms.n_properties, len(CAUSES)))
         heat = np.fmax(np.clip((COLD_HOME_FULL_C - 0.5 - mean_temperature) / 3.0, 0.0, 1.0),
-                       np.clip(share_below_16, 0.0, 1.0))
+                       np.clip((share_below_16 - COLD_HOURS_SHARE[0]) / (COLD_HOURS_SHARE[1] - COLD_HOURS_SHARE[0]), 0.0, 1.0))
         evidence[:, CAUSES.index("under_heating")] = np.nan_to_num(heat)
         leak_size = np.clip((leak_excess - LEAK_EXCESS_ABOVE_HOME_PA / 2.0) / (1.5 * LEAK_EXCESS_ABOVE_HOME_PA),
                             0.0, 1.0)
@@ -451,6 +468,26 @@ def assess(features: RoomFeatures, rooms: RoomTable, temperature_factor: np.ndar
         vent_e_alone = vent_e
         vent_e = np.where(same_room, vent_e * (1.0 - np.nan_to_num(leak_size)), vent_e)
         leak_e = np.where(same_room & (leak_size < 1.0), leak_e * (1.0 - 0.6 * vent_e_alone), leak_e)
+        # A leak that wets a bathroom or kitchen only part of the day (a heating pipe, a waste joint used
+        # with the taps) is not steady, but it keeps the room far more humid on average than the rest of
+        # the home; slow clearing of steam spreads into the other rooms and raises them too.
+        mean_excess = features["vapour_pressure_excess_pa"]
+        wet_row = _group_argmax(mean_excess, group, starts)
+        rest = mean_excess.copy()
+        rest[wet_row] = np.nan
+        rest_median = _group_median(rest, group, rooms.n_properties)
+        wet_excess = mean_excess[wet_row] - rest_median
+        wet_size = np.clip((wet_excess - WET_LEAK_EXCESS_PA[0]) / (WET_LEAK_EXCESS_PA[1] - WET_LEAK_EXCESS_PA[0]),
+                           0.0, 1.0)
+        unexplained = np.clip((wet_excess / np.maximum(rest_median, 1.0) - WET_LEAK_RATIO[0])
+                              / (WET_LEAK_RATIO[1] - WET_LEAK_RATIO[0]), 0.0, 1.0)
+        wet_leak_e = np.nan_to_num(np.sqrt(wet_size * unexplained)) * np.isin(room_type[wet_row], WET_ROOM_TYPES)
+        wet_wins = wet_leak_e > leak_e
+        leak_e = np.where(wet_wins, wet_leak_e, leak_e)
+        leak_row = np.where(wet_wins, wet_row, leak_row)
+        leak_size = np.where(wet_wins, np.fmax(np.nan_to_num(leak_size), wet_leak_e), leak_size)
+        # The slow clearing of a room such a leak keeps wet is the leak's doing, not the fan's.
+        vent_e = np.where(wet_wins & has_vent & (wet_row == vent_row), vent_e * (1.0 - wet_leak_e), vent_e)
         evidence[:, CAUSES.index("leak")] = leak_e
         leak_room = np.where(leak_e > 0, leak_row, -1)
         evidence[:, CAUSES.index("poor_ventilation")] = vent_e
@@ -461,7 +498,7 @@ def assess(features: RoomFeatures, rooms: RoomTable, temperature_factor: np.ndar
         with_others = np.bincount(group[np.isfinite(others)], minlength=rooms.n_properties) > 0
         others_class = np.where(with_others & (leak_size >= LEAK_SIZE_TO_SET_ASIDE),
                                 _group_reduce(np.fmax, others, starts), humidity_class)
-        load_e = np.nan_to_num(np.clip((others_class - 2.5) / 2.0, 0.0, 1.0))
+        load_e = np.nan_to_num(np.clip((others_class - 2.0) / 2.5, 0.0, 1.0))
         evidence[:, CAUSES.index("high_moisture_load")] = load_e * (1.0 - 0.5 * vent_e)
         air_humid = np.nan_to_num(features["share_rh_over_70"][driver])
         factor = (np.full(n_rooms, DESIGN_FACTOR) if temperature_factor is None

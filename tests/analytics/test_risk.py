@@ -168,6 +168,31 @@ def test_cause_rules(rooms, types, cause):
     assert result.cause[0] == cause
 
 
+@pytest.mark.parametrize(
+    ("bathroom", "others_excess_pa", "cause", "leak_room"),
+    [
+        # Wet 500 Pa above the rest on average but not steady (a leak while the heating runs), clearing
+        # slowly: the rest of the home is dry against it (500 Pa > 0.8 x 300 Pa), so the leak explains both.
+        ({"vapour_pressure_excess_pa": 800.0, "min_vapour_pressure_excess_pa": 100.0, "ventilation_remaining": 0.4},
+         300.0, "leak", 2),
+        # The same slow bathroom in a home humid throughout (100 Pa above the rest, under 150 Pa): the steam
+        # spreads, so the ventilation is named.
+        ({"vapour_pressure_excess_pa": 800.0, "min_vapour_pressure_excess_pa": 100.0, "ventilation_remaining": 0.4},
+         700.0, "poor_ventilation", -1),
+        # Showers with a working fan: 100 Pa above the rest is ordinary, no leak.
+        ({"vapour_pressure_excess_pa": 400.0, "min_vapour_pressure_excess_pa": 100.0}, 300.0, "cold_fabric", -1),
+    ],
+)
+def test_a_leak_that_is_not_steady_shows_as_a_wet_room_far_above_the_rest(bathroom, others_excess_pa, cause,
+                                                                          leak_room):
+    """A bathroom far more humid on average than a dry rest of the home is a leak, even without a steady excess."""
+    rest = {"vapour_pressure_excess_pa": others_excess_pa}
+    result = assess(features({**DAMP, **rest}, {**ORDINARY, **rest}, {**ORDINARY, **bathroom}),
+                    home("bedroom", "living_room", "bathroom"))
+    assert result.cause[0] == cause
+    assert result.leak_room[0] == leak_room
+
+
 def test_low_risk_homes_get_no_cause_but_can_be_cold_homes():
     """A dry but cold home is low risk with the cold-home insight and no cause."""
     result = assess(features({**ORDINARY, "mean_temperature_c": 14.5}), home("living_room"))
