@@ -88,8 +88,10 @@ def period_return(session: Session, start: dt.date, end: dt.date, *, silent_hour
         raise ValueError("the period ends before it starts; give the earlier date first")
     begin, finish = start_of_day(start), end_of_day(end)
     result = PeriodReturn(start, end)
+    from core.awaab_model import case_loads
+
     cases = list(session.scalars(select(Case).where(Case.aware_at >= begin, Case.aware_at <= finish)
-                                        .order_by(Case.id)))
+                                 .order_by(Case.id).options(*case_loads())))
     result.cases = len(cases)
     hours: dict[str, list[float]] = {k: [] for k in ("emergency investigate", "emergency make_safe",
                                                      "significant investigate", "significant make_safe")}
@@ -122,7 +124,7 @@ def period_return(session: Session, start: dt.date, end: dt.date, *, silent_hour
         result.times[name + " (working days)"] = {"cases": len(values), "median": nearest_rank(values, 50),
                                                   "90th percentile": nearest_rank(values, 90)}
     result.open_past_deadline = {step.key: 0 for step in STEPS}
-    open_then = session.scalars(select(Case).where(Case.aware_at <= finish)).all()
+    open_then = session.scalars(select(Case).where(Case.aware_at <= finish).options(*case_loads())).all()
     for case in open_then:
         if case.closed_at is not None and case.closed_at <= finish:
             continue
