@@ -309,7 +309,8 @@ class Assessment:
     ``ventilation_room`` are room rows, -1 for none; ``cause`` is one of :data:`CAUSES` or ``""``.
     ``any_judged`` says whether any of a property's rooms had enough data, ``rooms_without_data`` how
     many did not; ``leak_excess_pa`` is how far the most steadily humid room's daily lowest vapour
-    pressure excess tops the home's median.
+    pressure excess tops the home's median; ``leak_steady`` whether the leak evidence is that steady excess
+    (True) or a wet room's average far above the rest of the home (False).
     """
 
     room_score: np.ndarray
@@ -335,6 +336,7 @@ class Assessment:
     cause_strength: np.ndarray | None = None
     runner_up: np.ndarray | None = None
     score_with_gaps: np.ndarray | None = None
+    leak_steady: np.ndarray | None = None
 
     def band_names(self) -> list[str]:
         """Each property's band as a word: one of :data:`BANDS` or ``insufficient data``."""
@@ -543,4 +545,5 @@ def assess(features: RoomFeatures, rooms: RoomTable, temperature_factor: np.ndar
         cause_strength=strength,
         runner_up=runner,
         score_with_gaps=score,
+        leak_steady=~wet_wins,
     )

@@ -316,6 +316,7 @@ def _explanations(
             ventilation_room=names[vent_row] if vent_row >= 0 else None,
             ventilation_remaining=float(assessment.ventilation_remaining[p]),
             leak_room=names[leak_row] if leak_row >= 0 else None,
+            leak_steady=bool(assessment.leak_steady[p]) if assessment.leak_steady is not None else True,
             humidity_class=float(assessment.humidity_class[p]),
             missing_rooms=missing,
             outdoor_climatology=bool(measured_share < CLIMATOLOGY_REASON_BELOW),

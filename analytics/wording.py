@@ -152,6 +152,7 @@ class PropertyFacts:
     ventilation_poor: bool = False
     ventilation_good: bool = False
     factor_source: str = "design"
+    leak_steady: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,8 +167,8 @@ class Explanation:
 
 DAMP_CLAIMS: Final = frozenset({
     "reason.surface_damp_days", "reason.surface_damp_share", "reason.mould_index", "reason.mould_rising",
-    "reason.leak", "reason.ventilation_slow", "reason.moisture_load", "reason.cold_fabric", "reason.runner_up",
-    "reason.mould_projection", "reason.mould_projection_visible",
+    "reason.leak", "reason.leak_wet_room", "reason.ventilation_slow", "reason.moisture_load", "reason.cold_fabric",
+    "reason.runner_up", "reason.mould_projection", "reason.mould_projection_visible",
 })
 """Reasons that say a home is damp or name a damp cause: they never stand beside the ``low`` band."""
 
@@ -260,7 +261,7 @@ def _driver_reasons(facts: PropertyFacts, out: _Words) -> None:
 def _evidence(facts: PropertyFacts, cause: str, out: _Words) -> bool:
     """The sentence stating the evidence for ``cause``; False if its evidence cannot be put in words."""
     if cause == "leak" and facts.leak_room:
-        out.add("reason.leak", room=_room(facts.leak_room))
+        out.add("reason.leak" if facts.leak_steady else "reason.leak_wet_room", room=_room(facts.leak_room))
     elif cause == "poor_ventilation" and facts.ventilation_room and math.isfinite(facts.ventilation_remaining):
         out.add("reason.ventilation_slow", room=_room(facts.ventilation_room),
                 share=_percent(facts.ventilation_remaining))

@@ -171,3 +171,15 @@ def test_a_low_home_still_hears_about_its_ventilation():
     assert contradictions("low", 10.0, slow.reason_keys, slow.help_keys) == []
     good = explain(dc.replace(base, ventilation_good=True))
     assert "The bathroom clears steam well after showers or cooking." in good.reasons
+
+
+@pytest.mark.parametrize(
+    ("steady", "key", "phrase"),
+    [(True, "reason.leak", "day and night"), (False, "reason.leak_wet_room", "far more humid on average")],
+)
+def test_a_leak_is_worded_by_the_evidence_that_named_it(steady, key, phrase):
+    """A steady leak says humid day and night; a leak seen from a wet room's average says that instead."""
+    explanation = explain(facts(cause="leak", leak_room="Bathroom", leak_steady=steady))
+    assert key in explanation.reason_keys
+    assert sum(phrase in r for r in explanation.reasons) == 1
+    assert not {"reason.leak", "reason.leak_wet_room"} - {key} & set(explanation.reason_keys)
