@@ -54,7 +54,7 @@ EXPORT_COLUMNS = (
 
 
 def _progress():
-    from dampwatch.cli import progress_bar
+    from dampwatch.commands_common import progress_bar
 
     return progress_bar()
 

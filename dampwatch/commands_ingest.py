@@ -1,4 +1,5 @@
-"""Commands for what ingest set aside: ``dampwatch dead-letters [prune]`` and ``dampwatch quarantine list|replay``.
+"""Commands of the ingest box: ``dampwatch ingest`` (the MQTT ingestor), ``dampwatch readings import|export``
+(backfill), and what ingest set aside: ``dampwatch dead-letters [prune]`` and ``dampwatch quarantine list|replay``.
 
 Everything shown here came from devices or other systems over MQTT or HTTP, so
 it is printed as plain text: Rich markup in it is not interpreted, and control
@@ -8,13 +9,31 @@ are shown as escapes such as ``\\x1b``, never sent to the terminal.
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+import sys
 import unicodedata
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 from rich.text import Text
 
-from dampwatch.commands_common import console, out, pass_context
+from core.errors import DampWatchError
+from dampwatch.commands_common import (
+    console,
+    exit_if_rejected,
+    out,
+    pass_context,
+    print_row_errors,
+    progress_bar,
+)
+
+if TYPE_CHECKING:
+    from dampwatch.cli import Context
+
+logger = logging.getLogger("dampwatch")
 
 #: Characters never written to a terminal as they are: controls, format characters (bidi overrides), surrogates.
 _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
@@ -159,4 +178,90 @@ def quarantine_replay(context, names: tuple[str, ...], replay_all: bool) -> None
         raise SystemExit(1)
 
 
-COMMANDS: list[click.Command] = [dead_letters, quarantine]
+@click.group()
+def readings() -> None:
+    """Readings: backfill from logger CSVs, export."""
+
+
+@readings.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--map", "header_map", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Header map (column,device_id,quantity) for a logger file with one column per sensor.")
+@click.option("--allow-errors", is_flag=True, help="Exit 0 even if some rows were rejected (a partial import).")
+@pass_context
+def readings_import(context: Context, csv_file: Path, header_map: Path | None, allow_errors: bool) -> None:
+    """Backfill readings from a data logger CSV, plain or .gz, UTF-8 or Windows-1252: device_id,ts,temperature_c,
+    humidity_pct[,battery_v,seq]; or device_id,ts,quantity,value; or a wide logger file with --map."""
+    from ingest.backfill import backfill_csv
+
+    known = _known_devices(context)
+    try:
+        with progress_bar() as bar:
+            task = bar.add_task("storing readings", total=None, rate="")
+            report = backfill_csv(csv_file, context.store, known_devices=known, header_map=header_map,
+                                  progress=lambda n: bar.advance(task, n))
+    except DampWatchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    out.print(f"read {report.rows} rows ({report.layout} layout, {report.encoding}): {report.stored} readings "
+              f"stored, {report.duplicates} already there, {report.rejected} rejected")
+    print_row_errors(report.errors)
+    exit_if_rejected(report.rejected, allow_errors, report.reject_summary())
+
+
+def _known_devices(context: Context) -> set[str]:
+    from sqlalchemy import select
+
+    from core.model import Device
+
+    with context.database.session() as session:
+        return set(session.scalars(select(Device.device_id)))
+
+
+@readings.command("export")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout).")
+@click.option("--device", "device_ids", multiple=True, help="Only this device (repeatable).")
+@click.option("--start", type=click.DateTime(), help="From this UTC time (inclusive).")
+@click.option("--end", type=click.DateTime(), help="Up to this UTC time (exclusive).")
+@pass_context
+def readings_export(context: Context, output: Path | None, device_ids: tuple[str, ...],
+                    start: dt.datetime | None, end: dt.datetime | None) -> None:
+    """Export readings as CSV in the backfill format (so it imports again)."""
+    from core.readings import utc
+    from ingest.backfill import export_csv
+
+    rows = context.store.iter_readings(
+        utc(start) if start else None, utc(end) if end else None, list(device_ids) or None
+    )
+    if output is None:
+        export_csv(rows, sys.stdout)
+        return
+    with open(output, "w", newline="") as handle:
+        count = export_csv(rows, handle)
+    console.print(f"wrote {count} readings to {output}")
+
+
+@click.command()
+@click.option("--broker", "broker_url", help="Broker URL (default DAMPWATCH_MQTT_URL or mqtt://127.0.0.1:1883).")
+@pass_context
+def ingest(context: Context, broker_url: str | None) -> None:
+    """Subscribe to the device topics and store readings until stopped (SIGTERM or Ctrl-C)."""
+    from ingest.service import Ingestor
+
+    settings = context.settings
+    if settings.ingest_workers:  # the worker process opens the store and database; this process stays small
+        ingestor = Ingestor(settings, broker_url=broker_url)
+    else:
+        ingestor = Ingestor(settings, context.store, context.database, broker_url=broker_url)
+    if settings.metrics_port:
+        port = ingestor.metrics.serve(settings.metrics_port, settings.metrics_bind)
+        logger.info("metrics at http://%s:%d/metrics", settings.metrics_bind, port)
+    try:
+        ingestor.run(handle_signals=True)
+    except DampWatchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        ingestor.metrics.shutdown()
+    logger.info("stopped: %s", ingestor.metrics.log_line())
+
+
+COMMANDS: list[click.Command] = [ingest, readings, dead_letters, quarantine]
