@@ -93,6 +93,8 @@ PAGES = [
     ("case-list", "officer", "cases.case_list", {}, None),
     ("job-list", "repair", "repair.job_list", {}, None),
     ("manager-deadlines", "manager", "cases.manager", {}, None),
+    ("manager-return", "manager", "awaab.returns", {}, None),
+    ("open-case", "officer", "cases.case_page", {"case_id": "case_id"}, None),
     ("alarms", "officer", "alarms.alarm_list", {}, None),
     # The tenant's pages.
     ("tenant-home", "tenant", "tenant.home", {}, None),
