@@ -480,9 +480,11 @@ def _summarise_block(
     rooms = out.shape[0]
     shape3 = (n_days, HOURS_PER_DAY, rooms)
     f32 = np.float32
-    temp = _block(np.asarray(conditions.temperature_c), start, stop, np.nan, f32)
+    # Temperatures from the hour before the block, for the cooling rates: one copy serves both.
+    temp_from_before = _block(np.asarray(conditions.temperature_c), start - 1, stop, np.nan, f32)
+    temp_out_from_before = _block(np.asarray(conditions.outdoor_temperature_c), start - 1, stop, np.nan, f32)
+    temp, temp_out = temp_from_before[1:], temp_out_from_before[1:]
     rh = _block(np.asarray(conditions.humidity_pct), start, stop, np.nan, f32)
-    temp_out = _block(np.asarray(conditions.outdoor_temperature_c), start, stop, np.nan, f32)
     rh_out = _block(np.asarray(conditions.outdoor_humidity_pct), start, stop, np.nan, f32)
     measured = _block(np.asarray(conditions.outdoor_measured), start, stop, False, bool)
     _, b, c_magnus = MAGNUS_WMO
@@ -504,6 +506,20 @@ def _summarise_block(
     def daily_count(flags: np.ndarray) -> np.ndarray:
         """(rooms, days) counts of True (whole numbers: exact in any order)."""
         return np.add.reduce(flags.reshape(shape3), axis=1, dtype=np.int16).T
+
+    # Cooling when the heating is off: each hour's fall over the indoor-outdoor difference at its start,
+    # Newton's law of cooling, so the rate does not depend on how cold it is outside (before the sums
+    # below put zeros in the hours without data).
+    with np.errstate(invalid="ignore", divide="ignore"):
+        temp_before, out_before = temp_from_before[:-1], temp_out_from_before[:-1]
+        drop = temp_before - temp
+        difference = temp_before - out_before
+        cooling = (drop >= f32(COOLING_MIN_DROP_K)) & (difference >= f32(COOLING_MIN_DIFFERENCE_K))
+        np.divide(drop, difference, out=drop)
+        np.copyto(drop, f32(0.0), where=~cooling)
+        out[:, :, _F["hours_cooling"]] = daily_count(cooling)
+        out[:, :, _F["sum_cooling_rate_per_h"]] = daily(drop)
+        del temp_before, out_before, drop, difference, cooling
 
     with np.errstate(invalid="ignore", over="ignore"):
         surface_t, surface_rh, exponent_in = _cold_spot(temp, temp_out, rh, factor_row)
@@ -561,19 +577,6 @@ def _summarise_block(
         ):
             np.copyto(values, f32(0.0), where=missing)
             out[:, :, _F[name]] = daily(values)
-
-    # Cooling when the heating is off: each hour's fall over the indoor-outdoor difference at its start,
-    # Newton's law of cooling, so the rate does not depend on how cold it is outside.
-    with np.errstate(invalid="ignore", divide="ignore"):
-        temp_before = _block(np.asarray(conditions.temperature_c), start - 1, stop - 1, np.nan, f32)
-        out_before = _block(np.asarray(conditions.outdoor_temperature_c), start - 1, stop - 1, np.nan, f32)
-        drop = temp_before - temp
-        difference = temp_before - out_before
-        cooling = (drop >= f32(COOLING_MIN_DROP_K)) & (difference >= f32(COOLING_MIN_DIFFERENCE_K))
-        rate = np.where(cooling, drop / difference, f32(0.0)).astype(f32)
-        out[:, :, _F["hours_cooling"]] = daily_count(cooling)
-        out[:, :, _F["sum_cooling_rate_per_h"]] = daily(rate)
-        del temp_before, out_before, drop, difference, rate
 
     # Moisture events in wet rooms, from the context hours before the block.
     out[:, :, _F["ventilation_events"]] = 0.0
