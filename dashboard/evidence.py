@@ -29,7 +29,15 @@ from xml.sax.saxutils import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.cases import StepClock, event_label, fix_check, step_clocks
+from core.cases import (
+    REASONABLE_ENDEAVOUR_CATEGORIES,
+    StepClock,
+    case_profile,
+    event_label,
+    fix_check,
+    step_clocks,
+)
+from core.hazards import hazard
 from core.model import Case, PropertyRisk, Room, ScoringRun
 from core.workdays import LONDON, working_days_between
 from dashboard.csv_cells import safe_row
@@ -140,6 +148,9 @@ class Evidence:
     fix_reason: str
     generated_at: dt.datetime
     generated_by: str
+    hazards: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # HHSRS hazards on the case
+    endeavours: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # the reasonable endeavours log
+    clock_rules: str = ""  # the clock profile and rules version that set the deadlines
 
 
 def collect_evidence(session: Session, store: Any, case: Case, *, now: dt.datetime, generated_by: str) -> Evidence:
@@ -188,6 +199,14 @@ def collect_evidence(session: Session, store: Any, case: Case, *, now: dt.dateti
         timeline=timeline, findings=findings, messages=messages, risk=risk, readings=readings,
         room_series=series, readings_note=note, readings_until=until if series else None, fix_verdict=fix.verdict, fix_reason=fix.reason,
         generated_at=now, generated_by=generated_by,
+        hazards=[{"hazard": hazard(h.hazard).name, "severity": h.severity, "emergency": h.emergency,
+                  "added_at": h.added_at, "added_by": h.added_by, "notes": h.notes or "",
+                  "removed_at": h.removed_at} for h in case.hazards],
+        endeavours=[{"at": e["at"], "category": REASONABLE_ENDEAVOUR_CATEGORIES.get(
+            e["detail"].get("category"), e["detail"].get("category") or ""), "step": e["detail"].get("step") or "",
+            "actor": e["actor"], "text": e["text"], "evidence": "; ".join(e["detail"].get("evidence") or [])}
+            for e in timeline if e["kind"] == "reasonable_endeavours"],
+        clock_rules=f"{case_profile(case).label} ({case_profile(case).rules_version})",
     )
 
 
@@ -313,6 +332,14 @@ def evidence_pdf(evidence: Evidence) -> bytes:
         Spacer(1, 4 * mm),
         _p(generated, body),
         PageBreak(),
+        _p("Hazards", h2),
+        table(["Hazard (HHSRS)", "Severity", "Emergency", "Added", "Removed"],
+              [[h["hazard"], h["severity"], "yes" if h["emergency"] else "no",
+                f"{london(h['added_at'])} by {h['added_by']}", london(h["removed_at"]) or ""]
+               for h in evidence.hazards] or [["Damp and mould growth", "", "", "", ""]],
+              [0.3, 0.12, 0.12, 0.28, 0.18]),
+        _p(f"Deadlines set by: {evidence.clock_rules or 'England social housing (SI 2025/1042)'}.", body),
+        Spacer(1, 6 * mm),
         _p("Each step against its deadline", h2),
         table(["Step", "Deadline (London time)", "Done", "Result"],
               [[s.label, london(s.deadline) or "Not set", london(s.done_at) or "Not done", s.result]
@@ -322,6 +349,12 @@ def evidence_pdf(evidence: Evidence) -> bytes:
         table(["When (London time)", "What", "Who", "Detail"],
               [[london(e["at"]), e["what"], e["actor"], e["text"]] for e in evidence.timeline],
               [0.2, 0.22, 0.22, 0.36]),
+        Spacer(1, 6 * mm),
+        _p("Reasonable endeavours", h2),
+        table(["When (London time)", "What happened", "Step", "What was done", "Evidence"],
+              [[london(e["at"]), e["category"], e["step"], f"{e['text']} ({e['actor']})", e["evidence"]]
+               for e in evidence.endeavours] or [["", "None logged", "", "", ""]],
+              [0.16, 0.18, 0.14, 0.32, 0.2]),
         Spacer(1, 6 * mm),
         _p("Inspections and findings", h2),
     ]
@@ -407,6 +440,9 @@ readings.csv   Hourly readings of each room with a sensor over the {days} days t
 risk.csv       The home's damp and mould risk at each scoring run: score 0 to 1, band, worst room, cause.
 findings.csv   Every inspection and what it found.
 messages.csv   Messages sent to the tenant about this case.
+hazards.csv    The HHSRS hazards on the case, with severity and whether each is an emergency (removed ones too).
+reasonable_endeavours.csv  What the landlord did when a step was held up (access refused, a contractor's
+               delay, ...), with the evidence that backs it.
 """
 
 
@@ -453,6 +489,14 @@ def evidence_zip(evidence: Evidence) -> bytes:
             [[f["inspection_id"], f["scheduled_for"].isoformat(), f["team"], f["status"], _iso(f["recorded_at"]),
               f["recorded_by"], f["mould_found"], f["severity"], f["rooms"], f["where"], f["likely_cause"],
               f["actions_taken"], f["follow_up_work"]] for f in evidence.findings]),
+        "hazards.csv": _csv(
+            ["hazard", "severity", "emergency", "added_utc", "added_by", "removed_utc", "notes"],
+            [[h["hazard"], h["severity"], "yes" if h["emergency"] else "no", _iso(h["added_at"]), h["added_by"],
+              _iso(h["removed_at"]), h["notes"]] for h in evidence.hazards]),
+        "reasonable_endeavours.csv": _csv(
+            ["at_utc", "at_london", "what_happened", "step", "actor", "what_was_done", "evidence"],
+            [[_iso(e["at"]), _iso_london(e["at"]), e["category"], e["step"], e["actor"], e["text"], e["evidence"]]
+             for e in evidence.endeavours]),
         "messages.csv": _csv(
             ["at_utc", "at_london", "sent_by", "channel", "text"],
             [[_iso(m["at"]), _iso_london(m["at"]), m["actor"], m["detail"].get("channel", ""), m["text"]]

@@ -169,3 +169,19 @@ def test_the_ombudsman_bundle(app, client_request):
     archive = zipfile.ZipFile(io.BytesIO(response.data))
     criteria = json.loads(archive.read(f"case-{case_id}/criteria.json"))
     assert criteria["clock_profile"] == "england_social" and criteria["hazards"][0]["hazard"] == "excess_cold"
+
+
+def test_the_evidence_pack_has_hazards_and_the_reasonable_endeavours_log(app, client_request):
+    """The ZIP's hazards.csv and reasonable_endeavours.csv carry the case's hazard and the logged evidence."""
+    case_id = _case(app)
+    client_request.post("awaab.log_endeavour", {"category": "contractor_delay", "step": "",
+                                                "text": "Boiler part on back order", "evidence": "supplier email 12/1"},
+                        _expected_status=303, case_id=case_id)
+    response = client_request.get_response("cases.evidence_zip", case_id=case_id)
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    hazards = archive.read(f"case-{case_id}/hazards.csv").decode()
+    endeavours = archive.read(f"case-{case_id}/reasonable_endeavours.csv").decode()
+    assert "Excess cold,medium,no" in hazards
+    assert "Contractor delay" in endeavours and "supplier email 12/1" in endeavours
+    pdf = client_request.get_response("cases.evidence_pack", case_id=case_id)
+    assert pdf.data.startswith(b"%PDF")

@@ -74,8 +74,8 @@ def test_evidence_zip(client_request, evidence_case, scored_estate):
     assert response.mimetype == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(response.get_data()))
     names = sorted(name.split("/", 1)[1] for name in archive.namelist())
-    assert names == ["README.txt", "findings.csv", "messages.csv", "readings.csv", "risk.csv", "steps.csv",
-                     "timeline.csv"]
+    assert names == ["README.txt", "findings.csv", "hazards.csv", "messages.csv", "readings.csv",
+                     "reasonable_endeavours.csv", "risk.csv", "steps.csv", "timeline.csv"]
     steps = {row["step"]: row for row in _zip_csv(archive, evidence_case, "steps.csv")}
     assert steps["investigate"]["result"].startswith("Missed by") and int(steps["investigate"]["working_days_late"]) > 0
     assert steps["summary"]["result"] == "Met"
