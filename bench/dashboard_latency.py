@@ -428,11 +428,11 @@ def measure(folder: Path, meta: dict, requests: int, seed: int) -> bool:
         for url in ("/", f"/?{filtered}", f"/properties/{meta['sampled_uprns'][0]}", "/portfolio/"):  # warm up
             _time(client, url, "warm-up")
         with database.session() as session:
-            from sqlalchemy import distinct, select
+            from sqlalchemy import select
 
             from core.model import Property
 
-            sites = sorted(session.scalars(select(distinct(Property.site))).all())
+            sites = sorted(session.scalars(select(Property.site).distinct()).all())
         homes = list(meta["sampled_uprns"][1:])
         rng.shuffle(homes)
         if len(homes) < requests:

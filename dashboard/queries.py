@@ -41,6 +41,7 @@ from analytics.risk import BANDS, CAUSES, INSUFFICIENT_DATA
 from core.health import LOW_BATTERY_V
 from core.model import (
     Case,
+    CaseEvent,
     Device,
     DeviceHealth,
     Inspection,
@@ -354,6 +355,37 @@ def _page_of_uprns(session: Session, filters: RiskFilters, run_id: int | None, n
     return [uprn for uprn, _ in found], (found[0][1] if found else None)
 
 
+def list_version(session: Session) -> tuple:
+    """What the risk list's order (other than by last reading) depends on, cheaply: runs, homes, cases.
+
+    The latest finished run, the number of homes and the newest change to one (a register import updates
+    ``updated_at``), the newest case and case event (opening, closing, reopening).
+    """
+    return (
+        session.scalar(select(func.max(ScoringRun.id)).where(ScoringRun.finished_at.is_not(None))),
+        session.scalar(select(func.count()).select_from(Property)),
+        session.scalar(select(func.max(Property.updated_at))),
+        session.scalar(select(func.max(Case.id))),
+        session.scalar(select(func.max(CaseEvent.id))),
+        session.scalar(select(func.count()).select_from(Case).where(Case.status == "open")),
+    )
+
+
+def _ordered_uprns(session: Session, filters: RiskFilters, run_id: int | None) -> list[str]:
+    """Every matching UPRN in the list's order (any sort but the last reading's)."""
+    open_cases = _open_cases()
+    query = (
+        select(Property.uprn)
+        .select_from(Property)
+        .outerjoin(PropertyRisk, and_(PropertyRisk.uprn == Property.uprn,
+                                      PropertyRisk.run_id == (run_id if run_id is not None else literal(-1))))
+    )
+    if filters.case != "any":
+        query = query.outerjoin(open_cases, open_cases.c.uprn == Property.uprn)
+    query = _filtered(query, filters, open_cases).order_by(*_order(filters, None))
+    return list(session.scalars(query))
+
+
 def _details(session: Session, uprns: Sequence[str], run_id: int | None) -> dict[str, Sequence[Any]]:
     """The risk list's columns (without data health) of the homes named."""
     open_cases = (
@@ -397,6 +429,23 @@ def risk_page(session: Session, filters: RiskFilters, *, now: dt.datetime, offli
     """
     run = latest_run(session)
     run_id = run.id if run is not None else None
+    if filters.sort != "last_reading":
+        # The order depends only on the register, the latest run and open cases: kept between requests (see
+        # list_version), so paging through 100 000 homes does not sort them again for every page.
+        from dashboard.portfolio import CACHE
+
+        key = (str(session.get_bind().url), "risk order", list_version(session),
+               dataclasses.replace(filters, page=1))
+        ordered = CACHE.get_or_make(key, lambda: _ordered_uprns(session, filters, run_id))
+        total = len(ordered)
+        last_page = max(1, math.ceil(total / per_page))
+        if filters.page > last_page:
+            filters = dataclasses.replace(filters, page=last_page)
+        uprns = ordered[(filters.page - 1) * per_page:filters.page * per_page]
+        details = _details(session, uprns, run_id) if uprns else {}
+        health = _health_of(session, uprns, now, offline_after_s)
+        rows = [_row(details[uprn], health.get(uprn)) for uprn in uprns]
+        return RiskPage(rows, total, filters.page, per_page, run)
     uprns, total = _page_of_uprns(session, filters, run_id, now, offline_after_s, per_page)
     if total is None:  # past the end (or nothing matches): count, and show the last page
         total = _count(session, filters, run_id)

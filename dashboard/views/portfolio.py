@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, render_template, request, url_for
 
 from dashboard import portfolio
 from dashboard.auth import roles_required
@@ -21,6 +21,8 @@ bp = Blueprint("portfolio", __name__, url_prefix="/portfolio")
 
 PORTFOLIO_ROLES = ("officer", "manager", "admin")
 NAV_ITEMS = [("Portfolio", "portfolio.summary", PORTFOLIO_ROLES)]
+#: Estates and blocks on one page of the summary (most at risk first); a landlord may have thousands.
+SITES_PER_PAGE = 50
 
 
 @bp.route("/")
@@ -34,7 +36,32 @@ def summary():
         # Deadlines fall due as time passes: the trends are kept for the hour, not only the data version.
         weeks = portfolio.cached(session, "weeks", lambda: portfolio.weekly_trends(session, now), week,
                                  now.replace(minute=0, second=0, microsecond=0))
-    return render_template("portfolio/summary.html", sites=sites, whole=whole, weeks=weeks,
+    pages = max(1, -(-len(sites) // SITES_PER_PAGE))
+    try:
+        page = min(max(1, int(request.args.get("page", "1"))), pages)
+    except ValueError:
+        page = 1
+    shown = sites[(page - 1) * SITES_PER_PAGE:page * SITES_PER_PAGE]
+    pagination = None
+    if pages > 1:
+        def href(number: int) -> str:
+            return url_for("portfolio.summary", page=number if number > 1 else None) + "#sites"
+
+        numbers = sorted({1, pages, page - 1, page, page + 1} & set(range(1, pages + 1)))
+        items: list[dict] = []
+        previous = 0
+        for number in numbers:
+            if number - previous > 1:
+                items.append({"ellipsis": True})
+            items.append({"number": number, "href": href(number), "current": number == page})
+            previous = number
+        pagination = {"items": items, "landmarkLabel": "Pages of estates and blocks"}
+        if page > 1:
+            pagination["previous"] = {"href": href(page - 1)}
+        if page < pages:
+            pagination["next"] = {"href": href(page + 1)}
+    return render_template("portfolio/summary.html", sites=shown, site_count=len(sites), page=page, pages=pages,
+                           first=(page - 1) * SITES_PER_PAGE + 1, pagination=pagination, whole=whole, weeks=weeks,
                            bands=portfolio.ALL_BANDS, band_labels=BAND_LABELS, cause_label=cause_label,
                            site_url=url_maker("portfolio.site", "site"))
 

@@ -236,3 +236,32 @@ def test_cached_figures_follow_the_data(estate, client_request):
     page = client_request.get("portfolio.summary")
     after = [td.text for td in page.select("#weeks tbody tr")[-1].select("td")]
     assert before != after  # this week's "cases opened" went up by one
+
+
+def test_risk_list_order_is_kept_until_the_data_changes(estate):
+    """The risk list's kept order follows a new scoring run, a register change and a new open case."""
+    from dashboard.queries import RiskFilters, risk_page
+
+    def first_three(**filters) -> list[str]:
+        with _database(estate).session() as session:
+            page = risk_page(session, RiskFilters(**filters), now=NOW, offline_after_s=3600)
+            return [row.uprn for row in page.rows][:3]
+
+    assert first_three() == ["101", "203", "102"]  # 88, 80, 71 by hand
+    with _database(estate).session() as session:
+        run = ScoringRun(mode="full", scored_until=NOW, finished_at=NOW, started_at=NOW, model_name="physics",
+                         model_version="1")
+        session.add(run)
+        session.flush()
+        for uprn, score in (("106", 99.0), ("105", 95.0), ("101", 10.0)):
+            session.add(PropertyRisk(run_id=run.id, uprn=uprn, computed_at=NOW, score=score, band="critical",
+                                     data_coverage=1.0, outdoor_source="weather", reasons=[], what_would_help=[],
+                                     model_name="physics", model_version="1"))
+    assert first_three() == ["106", "105", "101"]
+    assert first_three(vulnerable=True) == []
+    with _database(estate).session() as session:
+        session.get(Property, "105").over_65 = True
+    assert first_three(vulnerable=True) == ["105"]
+    with _database(estate).session() as session:
+        session.add(Case(uprn="106", source="officer", aware_at=NOW, opened_at=NOW, opened_by="t"))
+    assert first_three(case="open")[0] == "106"
