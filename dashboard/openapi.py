@@ -19,6 +19,7 @@ from typing import Any
 
 from analytics.risk import CAUSES
 from core.cases import STATES as STEP_STATES
+from core.hazards import HAZARD_CODES, HAZARD_SEVERITIES
 from core.model import (
     CASE_SOURCES,
     CASE_STATUSES,
@@ -343,8 +344,28 @@ INSPECTION = _object("An inspection visit by a repair team.", {
     "finding": _nullable(_ref("Finding")),
 })
 
+CASE_HAZARD = _object("An HHSRS hazard on a case.", {
+    "hazard": _string("The hazard's code.", enum=list(HAZARD_CODES)),
+    "name": _string("The hazard's HHSRS name."),
+    "severity": _string("How severe it is.", enum=list(HAZARD_SEVERITIES)),
+    "emergency": _boolean("An emergency hazard (24-hour clocks)."),
+})
+
+NEW_CASE_HAZARD = {
+    "type": "object", "additionalProperties": False, "required": ["hazard", "severity"],
+    "description": "A hazard the case is about.",
+    "properties": {
+        "hazard": _string("The hazard's code (HHSRS).", enum=list(HAZARD_CODES)),
+        "severity": _string("How severe it is.", enum=list(HAZARD_SEVERITIES)),
+        "emergency": {**_boolean("An emergency hazard (24-hour clocks)."), "default": False},
+    },
+}
+
 CASE_DETAIL = _object("A damp and mould case with its Awaab's Law clocks, inspections and timeline.", {
     **_CASE_PROPERTIES,
+    "hazards": _array(_ref("CaseHazard"), "The HHSRS hazards on the case."),
+    "clock_profile": _string("The clock profile that set the deadlines (england_social, wales_whqs, other)."),
+    "rules_version": _string("The rules version of that profile when the case opened."),
     "steps": _array(_ref("StepClock"), "The Awaab's Law steps, in order, each against its deadline."),
     "inspections": _array(_ref("Inspection"), "Inspections for the case, by date."),
     "timeline": _array(_ref("CaseEvent"), "Everything recorded on the case, oldest first."),
@@ -363,6 +384,8 @@ NEW_CASE = {
         "summary": _string("What was reported, in plain words.", maxLength=5000, default=""),
         "room_id": _nullable(_integer("The room affected, if known (a room of the same property).", minimum=1,
                                       maximum=MAX_ID)),
+        "hazards": {"type": "array", "items": _ref("NewCaseHazard"), "minItems": 1, "maxItems": 29,
+                    "description": "The HHSRS hazards (default: damp and mould)."},
     },
 }
 
@@ -394,6 +417,8 @@ SCHEMAS = {
     "Finding": FINDING,
     "Team": TEAM,
     "NewCase": NEW_CASE,
+    "NewCaseHazard": NEW_CASE_HAZARD,
+    "CaseHazard": CASE_HAZARD,
     "EmergencyChange": {
         "type": "object", "additionalProperties": False, "required": ["emergency", "reason"],
         "description": "Put a case on the emergency track (24-hour clocks) or take it off, with the reason.",

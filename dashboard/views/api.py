@@ -451,8 +451,16 @@ def _inspection(inspection: Inspection) -> dict[str, Any]:
 
 
 def _case_detail(case: Case, now: dt.datetime) -> dict[str, Any]:
+    from core.cases import active_hazards, case_profile
+    from core.hazards import hazard
+
+    rules = case_profile(case)
     return {
         **_case(case),
+        "hazards": [{"hazard": h.hazard, "name": hazard(h.hazard).name, "severity": h.severity,
+                     "emergency": h.emergency} for h in active_hazards(case)],
+        "clock_profile": rules.name,
+        "rules_version": rules.rules_version,
         "steps": [
             {"key": clock.key, "label": clock.label, "due": _iso(clock.due), "done_at": _iso(clock.done_at),
              "state": clock.state, "working_days_left": clock.working_days_left,
@@ -780,12 +788,21 @@ def _new_case_body() -> dict[str, Any]:
     room_id = body.get("room_id")
     if room_id is not None and (isinstance(room_id, bool) or not isinstance(room_id, int)):
         raise _bad("room_id must be a room's id (a whole number) or null.", "invalid_body")
+    hazards = body.get("hazards")
+    if hazards is not None:
+        allowed = {"hazard", "severity", "emergency"}
+        if (not isinstance(hazards, list) or not 1 <= len(hazards) <= 29
+                or not all(isinstance(h, dict) and set(h) <= allowed and isinstance(h.get("hazard"), str)
+                           and isinstance(h.get("severity"), str) and isinstance(h.get("emergency", False), bool)
+                           for h in hazards)):
+            raise _bad('hazards must be a list of 1 to 29 objects such as {"hazard": "excess_cold", "severity": '
+                       '"high", "emergency": false}.', "invalid_body")
     try:
         when = _parse_time(aware_at, "aware_at")
     except ApiError as exc:
         raise _bad(exc.message, "invalid_body") from None
     return {"uprn": _uprn(uprn), "aware_at": when, "source": source, "emergency": emergency,
-            "summary": summary.strip(), "room_id": room_id}
+            "summary": summary.strip(), "room_id": room_id, "hazards": hazards}
 
 
 @bp.post("/cases")

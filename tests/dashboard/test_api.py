@@ -584,3 +584,19 @@ def test_pages_walk_ties_and_unscored_homes_on_both_databases(small_world):
     with time_machine.travel(dt.datetime(2026, 1, 26, 1, tzinfo=dt.UTC), tick=False):
         assert [item["device_id"] for item in walk("/devices", offline="false")] == ["d-11"]
         assert len(walk("/devices", offline="true")) == 5
+
+
+def test_a_case_opened_through_the_api_carries_its_hazards(world):
+    """POST /cases with hazards: an electrical emergency is on the 24-hour track; a bad hazard is a 400."""
+    body = _new_case(world, hazards=[{"hazard": "electrical", "severity": "high", "emergency": True}])
+    response = world.call("POST", "/cases", role="officer", json=body)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    case = response.get_json()
+    assert case["hazards"] == [{"hazard": "electrical", "name": "Electrical hazards", "severity": "high",
+                                "emergency": True}]
+    assert case["emergency"] is True and case["clock_profile"] == "england_social"
+    other = next(u for u in world.estate.uprns if u not in _cased(world))
+    error = error_of(world.call("POST", "/cases", role="officer", json={
+        "uprn": other, "aware_at": "2026-01-25T09:00:00Z", "hazards": [{"hazard": "ghosts", "severity": "high"}]}),
+        400)
+    assert "not an HHSRS hazard" in error["message"]

@@ -165,7 +165,8 @@ def _post_case(body: Callable[[ApiWorld], Any], *, role: str = "officer") -> Req
 def _new_case(world: ApiWorld) -> dict:
     uprn = next(u for u in reversed(world.estate.uprns) if u != world.case_uprn)
     return {"uprn": uprn, "aware_at": "2026-01-24T09:30:00Z", "summary": "Reported by the contact centre",
-            "room_id": None, "source": "officer", "emergency": False}
+            "room_id": None, "source": "officer", "emergency": False,
+            "hazards": [{"hazard": "excess_cold", "severity": "high"}]}
 
 
 def _standard(path: Callable[[ApiWorld], str] | str, bad: dict) -> dict[str, Request]:
