@@ -285,10 +285,10 @@ def test_reads_fail_with_store_error_without_a_flux_server(victoria, read):
 
 # --- a real InfluxDB 2.x, when one is configured -------------------------------------------------
 
-influx_only = pytest.mark.skipif(
-    not os.environ.get(INFLUX_URL_VARIABLE),
-    reason=f"set {INFLUX_URL_VARIABLE}=influxdb2://TOKEN@HOST:8086/ORG/BUCKET to run against a real InfluxDB 2.x",
-)
+#: Tests against a real InfluxDB 2.x server. None can be installed on this project's machines (not in Debian or
+#: PyPI, no Docker engine), so without DAMPWATCH_TEST_INFLUX_URL they are deselected at collection, and the run's
+#: summary says so (tests/conftest.py); they are never skipped, in CI or elsewhere.
+influx_only = pytest.mark.influxdb2
 
 
 @pytest.fixture
