@@ -50,7 +50,7 @@ def test_sign_in_page_is_a_govuk_form(visitor):
 
 @pytest.mark.parametrize(("role", "home"), [
     ("officer", "/"),
-    ("manager", "/"),
+    ("manager", "/portfolio/"),  # issue 16: deadlines and the summary (the summary links the deadlines)
     ("admin", "/admin/users"),
 ])
 def test_sign_in_goes_to_the_roles_start_page(app, visitor, staff, role, home):
