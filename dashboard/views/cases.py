@@ -21,12 +21,13 @@ from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovDateInput,
     GovRadioInput,
+    GovSelect,
     GovSubmitInput,
     GovTextArea,
     GovTextInput,
 )
 from sqlalchemy import select
-from wtforms import DateField, RadioField, SelectChoice, StringField, SubmitField, TextAreaField
+from wtforms import DateField, RadioField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, StopValidation, ValidationError
 
 from core.cases import (
@@ -46,6 +47,7 @@ from core.cases import (
     step_clocks,
 )
 from core.errors import ValidationError as CoreValidationError
+from core.hazards import HAZARDS
 from core.model import (
     Case,
     Property,
@@ -242,6 +244,13 @@ class NewCaseForm(WhenMixin, FlaskForm):
     summary = TextAreaField("What was reported", widget=GovTextArea(),
                             validators=[Optional(), Length(max=5000, message="Summary must be 5,000 characters "
                                                                               "or fewer")])
+    # The HHSRS hazard (core.hazards; more can be added on the case page), damp and mould unless chosen.
+    hazard = SelectField("Hazard", widget=GovSelect(), default="damp_and_mould",
+                         choices=[SelectChoice(h.code, h.name) for h in HAZARDS],
+                         validators=[Optional()])
+    hazard_severity = RadioField("How severe is the hazard?", widget=GovRadioInput(), default="medium",
+                                 choices=[SelectChoice("high", "High"), SelectChoice("medium", "Medium"),
+                                          SelectChoice("low", "Low")], validators=[Optional()])
     submit = SubmitField("Open case", widget=GovSubmitInput())
 
     def validate_uprn(self, field) -> None:
@@ -374,7 +383,10 @@ def new():
                     raise CaseError("There is no home with this UPRN; check it against the asset register")
                 case = open_case(db, uprn=form.uprn.data, aware_at=form.when(), source=form.source.data,
                                  actor=actor, emergency=form.emergency.data == "yes",
-                                 summary=(form.summary.data or "").strip(), **audit_kwargs)
+                                 summary=(form.summary.data or "").strip(),
+                                 hazards=[{"hazard": form.hazard.data or "damp_and_mould",
+                                           "severity": form.hazard_severity.data or "medium",
+                                           "emergency": form.emergency.data == "yes"}], **audit_kwargs)
                 case_id = case.id
         except DuplicateCaseError as exc:
             flash(f"This home already has an open case (case {exc.case_id}). Add to that case instead.", "info")

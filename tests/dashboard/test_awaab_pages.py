@@ -185,3 +185,20 @@ def test_the_evidence_pack_has_hazards_and_the_reasonable_endeavours_log(app, cl
     assert "Contractor delay" in endeavours and "supplier email 12/1" in endeavours
     pdf = client_request.get_response("cases.evidence_pack", case_id=case_id)
     assert pdf.data.startswith(b"%PDF")
+
+
+def test_the_new_case_form_takes_the_hazard(app, client_request):
+    """An officer opens an excess heat case from a tenant's call: the case carries that hazard and severity."""
+    with _db(app).session() as session:
+        session.add(Property(uprn="7002", address="9 Ash Grove", postcode="LS6 1AB"))
+    when = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
+    from core.workdays import LONDON
+
+    local = when.astimezone(LONDON)
+    client_request.post("cases.new", {"uprn": "7002", "when_date": [str(local.day), str(local.month), str(local.year)],
+                                      "when_time": f"{local:%H:%M}", "source": "tenant_report", "emergency": "no",
+                                      "hazard": "excess_heat", "hazard_severity": "high", "summary": "Too hot"},
+                        _expected_status=302)
+    with _db(app).session() as session:
+        case = session.scalars(select(Case).where(Case.uprn == "7002")).one()
+        assert [(h.hazard, h.severity) for h in case.hazards] == [("excess_heat", "high")]
