@@ -33,7 +33,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import audit
-from core.cases import INVESTIGATE_WORKING_DAYS, add_case_event, open_case, step_clocks
+from core.cases import add_case_event, open_case, step_clocks
+from core.clock_profiles import ClockProfile, configured_profile
 from core.errors import DampWatchError
 from core.model import Case, Inspection, Property, PropertyRisk, Team, postcode_district
 from core.workdays import add_working_days, is_working_day, london_date, next_working_day
@@ -261,7 +262,7 @@ def _priority(home: Property, risk: PropertyRisk | None) -> float:
     return float(score) * vulnerability_weight(home)
 
 
-def _candidates(session: Session, team: Team, now: dt.datetime) -> list[Proposal]:
+def _candidates(session: Session, team: Team, now: dt.datetime, rules: ClockProfile) -> list[Proposal]:
     risks = latest_risks(session)
     rows: list[Proposal] = []
     open_cases = session.scalars(select(Case).where(Case.status == "open")).all()
@@ -279,7 +280,8 @@ def _candidates(session: Session, team: Team, now: dt.datetime) -> list[Proposal
                              risk.id if risk else None, case.emergency, tuple(vulnerabilities(home))))
     recently = now - dt.timedelta(days=RECENTLY_CLOSED_DAYS)
     recently_closed = set(session.scalars(select(Case.uprn).where(Case.status == "closed", Case.closed_at >= recently)))
-    new_deadline = add_working_days(now, INVESTIGATE_WORKING_DAYS)
+    # A home without a case would get one now, under the profile new cases follow: its investigate clock.
+    new_deadline = add_working_days(now, rules.investigate_working_days)
     flagged = [risk for uprn, risk in risks.items()
                if risk.band in PROPOSE_BANDS and uprn not in with_case and uprn not in recently_closed]
     homes = {home.uprn: home for home in session.scalars(
@@ -294,8 +296,12 @@ def _candidates(session: Session, team: Team, now: dt.datetime) -> list[Proposal
     return rows
 
 
-def propose_schedule(session: Session, team: Team, start: dt.date, days: int, now: dt.datetime) -> list[Proposal]:
+def propose_schedule(session: Session, team: Team, start: dt.date, days: int, now: dt.datetime, *,
+                     profile: ClockProfile | None = None) -> list[Proposal]:
     """Fill the team's remaining capacity over ``days`` working days from ``start`` (never before today).
+
+    An open case's deadline is its own investigate clock; a home without a case gets the investigate clock a
+    case opened now would have under ``profile`` (default: the configured one, ``DAMPWATCH_CLOCK_PROFILE``).
 
     Homes are taken earliest deadline first, then highest priority, and each goes on the earliest day with
     a free slot, so a home is booked on or before its deadline whenever capacity allows; a proposal after
@@ -307,7 +313,8 @@ def propose_schedule(session: Session, team: Team, start: dt.date, days: int, no
     window = next_working_days(start, days)
     free = remaining_capacity(session, team, window)
     proposals = []
-    for candidate in _candidates(session, team, now):
+    rules = profile if profile is not None else configured_profile()
+    for candidate in _candidates(session, team, now, rules):
         day = next((d for d in window if free[d] > 0), None)
         if day is None:
             if candidate.case_id is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 import time_machine
@@ -244,3 +245,54 @@ def test_accept_proposals_is_all_or_nothing(database, team):
         accept_proposals(session, session.get(Team, team), proposals, "officer@example.org")
     with database.session() as session:
         assert find_open_case(session, "1") is None
+
+
+@pytest.mark.parametrize(
+    ("investigate_days", "due"),
+    [
+        # Counted by hand from Monday 2 March 2026, starting the day after: the 10th working day is Monday 16 March.
+        (None, dt.date(2026, 3, 16)),
+        # 20 working days: Tuesday 3 March is the 1st, Monday 30 March the 20th (no bank holiday in March).
+        (20, dt.date(2026, 3, 30)),
+        # 25: 31 March, 1 and 2 April are the 21st-23rd; Good Friday 3 April and Easter Monday 6 April are not
+        # working days; Tuesday 7 April is the 24th, Wednesday 8 April the 25th.
+        (25, dt.date(2026, 4, 8)),
+    ],
+)
+def test_proposals_for_homes_without_a_case_follow_the_configured_clock_profile(
+        database, team, tmp_path, monkeypatch, investigate_days, due):
+    """A home without a case is due when a case opened now would be, under DAMPWATCH_CLOCK_PROFILE (and its
+    file of the landlord's own numbers), not a fixed 10 working days; accepting opens a case with that clock."""
+    from core.cases import step_clocks
+    from core.workdays import london_date
+
+    if investigate_days is not None:
+        path = tmp_path / "profiles.json"
+        path.write_text(json.dumps({"wales_whqs": {"investigate_working_days": investigate_days,
+                                                   "rules_version": "Ours, 2026"}}), encoding="utf-8")
+        monkeypatch.setenv("DAMPWATCH_CLOCK_PROFILE", "wales_whqs")
+        monkeypatch.setenv("DAMPWATCH_CLOCK_PROFILES_FILE", str(path))
+    with database.session() as session:
+        the_team = session.get(Team, team)
+        run = new_run(session)
+        add_home(session, "1", score=0.9, band="high", run=run)
+        proposals = propose_schedule(session, the_team, MON, 2, NOW)
+        assert [(p.uprn, p.case_id) for p in proposals] == [("1", None)]
+        assert london_date(proposals[0].deadline) == due
+        accept_proposals(session, the_team, proposals, "officer@example.org")
+        case = find_open_case(session, "1")
+        assert london_date(step_clocks(case, NOW)[0].due) == due
+
+
+def test_proposals_take_a_profile_given_by_the_caller(database, team):
+    """An explicit profile wins over the configured one (here 'other' with 15 working days: Monday 23 March)."""
+    from core.clock_profiles import OTHER
+    from core.workdays import london_date
+
+    with database.session() as session:
+        the_team = session.get(Team, team)
+        run = new_run(session)
+        add_home(session, "1", score=0.9, band="high", run=run)
+        proposals = propose_schedule(session, the_team, MON, 2, NOW,
+                                     profile=OTHER.with_overrides({"investigate_working_days": 15}))
+    assert london_date(proposals[0].deadline) == dt.date(2026, 3, 23)
