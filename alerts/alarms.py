@@ -34,7 +34,7 @@ from core import audit
 from core.cases import DuplicateCaseError, add_hazard, find_open_case, hazard_codes, next_deadline, open_case
 from core.errors import DampWatchError
 from core.model import Case, Property, User, utcnow
-from core.model_alerts import ALARM_SEVERITIES, Alarm, AlarmEvent
+from core.model_alerts import Alarm, AlarmEvent
 from core.workdays import add_working_days_to_date, is_working_day, london_date, start_of_day
 
 logger = logging.getLogger(__name__)
@@ -302,8 +302,3 @@ def _email_managers(session: Session, settings, alarm: Alarm, case: Case | None,
         enqueue(session, channel="email", recipient=email, message_type="alarm_escalation", subject=subject,
                 body=body, dedup_key=f"escalation:{alarm.id}:{alarm.escalation_level}:{email}",
                 uprn=alarm.uprn, alarm_id=alarm.id, now=now)
-
-
-def severity_at_least(severity: str, floor: str) -> bool:
-    """True when ``severity`` is ``floor`` or more urgent."""
-    return ALARM_SEVERITIES.index(severity) >= ALARM_SEVERITIES.index(floor)

@@ -349,16 +349,6 @@ def _update(session: Session, obs: Observation, now: dt.datetime) -> None:
 # -- observations from the scoring runs ------------------------------------------------------------------------
 
 
-def _band_of_score(score: float | None) -> str | None:
-    if score is None:
-        return None
-    band = 0
-    for threshold in BAND_THRESHOLDS:
-        if score >= threshold:
-            band += 1
-    return BANDS[band]
-
-
 def _cause_words(cause: str | None) -> str:
     from analytics.wording import templates
 

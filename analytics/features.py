@@ -253,15 +253,6 @@ def _magnus_exponent(temp: np.ndarray) -> np.ndarray:
     return b * temp / (c + temp)
 
 
-def _pad_days(values: np.ndarray, total: int, fill: float | bool) -> np.ndarray:
-    """``values`` with columns appended up to ``total`` (whole days), filled with ``fill``."""
-    missing = total - values.shape[1]
-    if missing == 0:
-        return values
-    pad = np.full((values.shape[0], missing), fill, dtype=values.dtype)
-    return np.concatenate([values, pad], axis=1)
-
-
 def _moisture_events(
     humidity: np.ndarray, humidity_max: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:

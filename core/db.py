@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -61,14 +61,6 @@ def upgrade(engine_or_url: Engine | str, revision: str = "head") -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
-
-
-def schema_is_current(engine: Engine) -> bool:
-    """True when the database has every table of the model (a cheap check before work)."""
-    from core.model import Base
-
-    existing = set(inspect(engine).get_table_names())
-    return set(Base.metadata.tables) <= existing
 
 
 class Database:

@@ -107,7 +107,6 @@ import datetime as dt
 import json
 import logging
 import re
-import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -701,22 +700,3 @@ def _reading(device_id: str, ts_s: int, values: Mapping[str, float]) -> Reading:
         seq=None if seq is None else int(seq),
         flags=0 if flags is None else int(flags),
     )
-
-
-def wait_until_ready(url: str, timeout_s: float = 10.0) -> None:
-    """Wait until the server behind a VictoriaMetrics readings URL answers ``/health`` (for tests and start-up)."""
-    require_client()
-    config = parse_victoria_url(url)
-    health = config.flags_url.rsplit("/", 1)[0] + "/health"
-    http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=1, read=2))
-    deadline = time.monotonic() + timeout_s
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            if http.request("GET", health).status == 200:
-                return
-        except urllib3.exceptions.HTTPError as exc:
-            last = exc
-        time.sleep(0.05)
-    raise StoreError(f"VictoriaMetrics at {health} did not become ready within {timeout_s:g} s: {last}")
-

@@ -9,18 +9,15 @@ with ``DAMPWATCH_INGEST_WORKERS=0``).
 from __future__ import annotations
 
 import collections
-import csv
 import dataclasses
 import datetime as dt
 import logging
 import time
-from pathlib import Path
 
 from sqlalchemy import bindparam, case, cast, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.db import Database
-from core.errors import ConfigError
 from core.model import DeadLetter, Device, DeviceHealth
 from core.readings import FLAG_UNTIMED, Reading, ReadingsStore, WriteResult
 from core.settings import Settings
@@ -321,20 +318,6 @@ class BatchWriter:
             if found:
                 self._known_devices = self._known_devices | found
         return self._known_devices
-
-
-def load_device_map(path: Path | None) -> dict[str, str]:
-    """The device map CSV (``key,device_id``): another system's device key to a DampWatch device id."""
-    if path is None:
-        return {}
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            if not reader.fieldnames or {"key", "device_id"} - set(reader.fieldnames):
-                raise ConfigError(f"{path} must have the header key,device_id (for example 0004a30b001c0530,bath-12a)")
-            return {row["key"].strip(): row["device_id"].strip() for row in reader if row.get("key")}
-    except OSError as exc:
-        raise ConfigError(f"DAMPWATCH_INGEST_DEVICE_MAP_FILE {path} cannot be read: {exc.strerror}") from exc
 
 
 def adapter_registry(settings: Settings):
