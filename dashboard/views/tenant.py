@@ -31,6 +31,7 @@ from alerts.tenant_access import (
 from core.model import Tenant
 from dashboard.auth import TENANT_SESSION_KEY, audit, current_tenant_id, public, tenant_required
 from dashboard.extensions import get_database, get_settings
+from dashboard.tenant_words import tenant_lang, tw, words
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +52,58 @@ def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class LinkRequestForm(FlaskForm):
-    contact = StringField("Email address or mobile phone number", widget=GovTextInput(),
-                          validators=[InputRequired(message="Enter your email address or mobile phone number"),
-                                      Length(max=254, message="Email address or mobile phone number must be 254 "
-                                                              "characters or fewer")])
+class _TenantErrors:
+    """Give a tenant form's error messages in the page's language (``dashboard.tenant_words``).
+
+    The validators' messages are word keys (``error_...``); WTForms' own messages are mapped to keys by
+    :data:`BUILT_IN_ERRORS`. An error the words do not know is shown as it is.
+    """
+
+    def validate(self, extra_validators=None) -> bool:  # type: ignore[no-untyped-def]
+        valid = super().validate(extra_validators)  # type: ignore[misc]
+        for field in self:  # type: ignore[attr-defined]
+            field.errors = [tenant_error(message) for message in field.errors]
+        self._errors = None  # type: ignore[attr-defined]  # the cached form.errors is built again
+        return valid
+
+
+#: WTForms' built-in messages a tenant can meet, and the word keys that say them in the page's language.
+BUILT_IN_ERRORS = {"Not a valid choice.": "error_where_choice"}
+
+
+def tenant_error(message: str) -> str:
+    """A form error in the tenant's language: ``message`` is a word key, or one of WTForms' own messages."""
+    key = BUILT_IN_ERRORS.get(str(message), str(message))
+    known = words(tenant_lang())
+    return tw(key) if key in known else str(message)
+
+
+class _TenantWidget:
+    """A GOV.UK widget whose error message's hidden prefix ("Error:") is in the page's language."""
+
+    def map_gov_params(self, field, **kwargs):  # type: ignore[no-untyped-def]
+        params = super().map_gov_params(field, **kwargs)  # type: ignore[misc]
+        if "errorMessage" in params:
+            params["errorMessage"]["visuallyHiddenText"] = tw("error_prefix")
+        return params
+
+
+class TenantTextInput(_TenantWidget, GovTextInput):
+    pass
+
+
+class TenantTextArea(_TenantWidget, GovTextArea):
+    pass
+
+
+class TenantRadioInput(_TenantWidget, GovRadioInput):
+    pass
+
+
+class LinkRequestForm(_TenantErrors, FlaskForm):
+    contact = StringField("Email address or mobile phone number", widget=TenantTextInput(),
+                          validators=[InputRequired(message="error_contact_missing"),
+                                      Length(max=254, message="error_contact_too_long")])
     submit = SubmitField("Send me a link", widget=GovSubmitInput())
 
 
@@ -63,13 +111,12 @@ class UseLinkForm(FlaskForm):
     submit = SubmitField("Continue", widget=GovSubmitInput())
 
 
-class ReportForm(FlaskForm):
-    where = RadioField("Where is the damp or mould?", widget=GovRadioInput(),
-                       validators=[InputRequired(message="Select where the damp or mould is")])
-    description = TextAreaField("Tell us what you can see", widget=GovTextArea(),
-                                validators=[InputRequired(message="Enter what you can see"),
-                                            Length(max=3000, message="Description must be 3,000 characters or "
-                                                                     "fewer")])
+class ReportForm(_TenantErrors, FlaskForm):
+    where = RadioField("Where is the damp or mould?", widget=TenantRadioInput(),
+                       validators=[InputRequired(message="error_where_missing")])
+    description = TextAreaField("Tell us what you can see", widget=TenantTextArea(),
+                                validators=[InputRequired(message="error_description_missing"),
+                                            Length(max=3000, message="error_description_too_long")])
     submit = SubmitField("Send report", widget=GovSubmitInput())
 
 

@@ -78,3 +78,62 @@ def test_the_sign_in_page_in_welsh(app):
     assert page.select_one("html")["lang"] == "cy"
     assert page.select_one("h1").get_text(strip=True) == "Gweld eich cartref a rhoi gwybod am leithder neu lwydni"
     assert "Anfonwch ddolen ataf" in page.get_text()
+
+
+# Form errors in Welsh. The expected words are GOV.UK's Welsh error pattern ("Gwall:", "Mae problem wedi codi")
+# and our cy.toml phrases, written out here by hand.
+WELSH_MISSING = ("Dewiswch ble mae'r lleithder neu'r llwydni", "Rhowch beth rydych yn ei weld")
+ENGLISH_MISSING = ("Select where the damp or mould is", "Enter what you can see")
+
+
+def _errors(page) -> tuple[str, list[str], list[str]]:
+    summary = page.select_one(".govuk-error-summary")
+    return (summary.select_one(".govuk-error-summary__title").get_text(strip=True),
+            [a.get_text(strip=True) for a in summary.select(".govuk-error-summary__list a")],
+            [p.get_text(" ", strip=True) for p in page.select(".govuk-error-message")])
+
+
+def test_a_welsh_tenants_report_form_errors_are_in_welsh(app):
+    """An empty report from a Welsh tenant: page title, summary, each field's message and its hidden prefix
+    are Welsh; nothing of the English messages is left."""
+    helper, _ = _tenant_client(app, "cy")
+    page = helper.post("tenant.report", _data={"where": "", "description": ""}, _expected_status=200)
+    assert page.title.get_text(strip=True).startswith("Gwall: Rhoi gwybod am leithder neu lwydni")
+    title, summary, fields = _errors(page)
+    assert title == "Mae problem wedi codi"
+    assert summary == list(WELSH_MISSING)
+    assert fields == [f"Gwall: {message}" for message in WELSH_MISSING]
+    text = page.get_text()
+    for english in (*ENGLISH_MISSING, "There is a problem", "Error:"):
+        assert english not in text
+    assert page.select_one(".govuk-warning-text .govuk-visually-hidden").get_text(strip=True) == "Rhybudd"
+
+
+def test_welsh_errors_for_a_room_not_offered_and_a_description_too_long(app):
+    """A room that is not on the list and a 3,001-character description each get their Welsh message."""
+    helper, _ = _tenant_client(app, "cy")
+    page = helper.post("tenant.report", _data={"where": "Seler", "description": "x" * 3001}, _expected_status=200)
+    _, summary, _ = _errors(page)
+    assert summary == ["Dewiswch o'r rhestr ble mae'r lleithder neu'r llwydni",
+                       "Rhaid i'r disgrifiad fod yn 3,000 o nodau neu lai"]
+
+
+def test_the_same_errors_stay_english_for_an_english_tenant(app):
+    """The English tenant reads the English messages and GOV.UK's English summary title."""
+    helper, _ = _tenant_client(app, "en")
+    page = helper.post("tenant.report", _data={"where": "", "description": ""}, _expected_status=200)
+    assert page.title.get_text(strip=True).startswith("Error: ")
+    title, summary, fields = _errors(page)
+    assert (title, summary) == ("There is a problem", list(ENGLISH_MISSING))
+    assert fields == [f"Error: {message}" for message in ENGLISH_MISSING]
+
+
+def test_the_sign_in_forms_errors_in_welsh(app):
+    """Welsh chosen before signing in: an empty or overlong contact is refused in Welsh."""
+    helper = ClientRequest(app, app.test_client())
+    helper.client.get("/tenant/language?lang=cy&next=/tenant/sign-in")
+    page = helper.post("tenant.sign_in", _data={"contact": ""}, _expected_status=200)
+    assert _errors(page)[1] == ["Rhowch eich cyfeiriad e-bost neu rif eich ffôn symudol"]
+    page = helper.post("tenant.sign_in", _data={"contact": "a" * 255}, _expected_status=200)
+    assert _errors(page)[1] == ["Rhaid i'r cyfeiriad e-bost neu'r rhif ffôn symudol fod yn 254 o nodau neu lai"]
+    assert "Enter your email address" not in page.get_text()
