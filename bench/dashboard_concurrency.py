@@ -3,6 +3,8 @@
     .venv/bin/python bench/dashboard_concurrency.py                    # 20 clients, 60 s, think time 0
     .venv/bin/python bench/dashboard_concurrency.py --think-ms 1000    # each client pauses ~1 s between pages
     .venv/bin/python bench/dashboard_concurrency.py --threads 4        # waitress threads (default: serve's)
+    .venv/bin/python bench/dashboard_concurrency.py --processes 2      # two serve processes, clients shared
+                                                                       # between them (as a reverse proxy would)
 
 It uses the estate ``bench/dashboard_latency.py`` builds (``var/bench/dashboard/``, 100 000 homes; build it
 first), starts ``dampwatch serve`` on a free loopback port as its own process with production settings
@@ -127,6 +129,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--think-ms", type=float, default=0.0, help="mean pause between a client's pages")
     parser.add_argument("--threads", type=int, default=None, help="waitress threads (default: dampwatch serve's)")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="dampwatch serve processes; client i uses process i mod N (sticky, like ip_hash)")
     args = parser.parse_args()
     try:
         meta = json.loads((args.folder / "meta.json").read_text())
@@ -137,20 +141,20 @@ def main() -> None:
 
     with sqlite3.connect(f"file:{args.folder / 'app.db'}?mode=ro", uri=True) as connection:
         sites = [row[0] for row in connection.execute("SELECT DISTINCT site FROM property WHERE site IS NOT NULL")]
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = _start_server(args.folder, port, args.threads)
+    ports = [_free_port() for _ in range(args.processes)]
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
+    servers = [_start_server(args.folder, port, args.threads) for port in ports]
     warnings: list[str] = []
-    reader = threading.Thread(target=lambda: warnings.extend(server.stderr), daemon=True)
-    reader.start()
+    for server in servers:
+        threading.Thread(target=lambda server=server: warnings.extend(server.stderr), daemon=True).start()
     load_before = os.getloadavg()
     results: list[tuple[str, float]] = []
     errors: list[str] = []
     try:
         barrier = threading.Barrier(args.clients + 1)
         stop = threading.Event()
-        threads = [threading.Thread(target=_client, args=(base, number, meta, sites, stop, args.think_ms, results,
-                                                          errors, barrier), daemon=True)
+        threads = [threading.Thread(target=_client, args=(bases[number % len(bases)], number, meta, sites, stop,
+                                                          args.think_ms, results, errors, barrier), daemon=True)
                    for number in range(args.clients)]
         # Every client signs in first; then all start together and run for --seconds.
         for thread in threads:
@@ -163,11 +167,13 @@ def main() -> None:
             thread.join(timeout=120)
         elapsed = max(time.monotonic() - started, 1e-9)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
     load_after = os.getloadavg()
     times = sorted(ms for _, ms in results)
     queue_warnings = sum("task queue depth" in line.lower() for line in warnings)
@@ -179,7 +185,7 @@ def main() -> None:
 
     p95 = pct(0.95)
     print(f"{args.clients} signed-in clients for {args.seconds:.0f} s against dampwatch serve "
-          f"(threads {args.threads or 'default'}), think time {args.think_ms:.0f} ms, {meta['homes']:,} homes")
+          f"({args.processes} process(es), threads {args.threads or 'default'}), think time {args.think_ms:.0f} ms, {meta['homes']:,} homes")
     print(f"requests {len(times)}, {len(times) / elapsed:.1f} req/s; answer time p50 {statistics.median(times):.0f} ms,"
           f" p95 {p95:.0f} ms, p99 {pct(0.99):.0f} ms; errors {len(errors)}; waitress task-queue warnings "
           f"{queue_warnings}")
