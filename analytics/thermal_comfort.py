@@ -24,6 +24,9 @@ References
    ISBN 978-1-912034-17-1.
 .. [4] CIBSE (2013). TM52: The limits of thermal comfort: avoiding overheating in European buildings.
    ISBN 978-1-906846-34-3; the adaptive limits of BS EN 15251:2007, annex A.
+.. [5] CIBSE (2006). Guide A: Environmental design, 7th edition: the static overheating criteria for dwellings
+   (living areas 28 °C, bedrooms 26 °C, each for at most 1 % of annual occupied hours), which TM59 replaced
+   for design; used here only where no outdoor temperature is measured for the adaptive limit.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import pandas as pd
 __all__ = [
     "COLD_THRESHOLD_HEALTHY_C",
     "COLD_THRESHOLD_RESPIRATORY_C",
+    "GUIDE_A_LIVING_LIMIT_C",
     "TM59_BEDROOM_NIGHT_LIMIT_C",
     "ThermalAssessment",
     "adaptive_upper_limit",
@@ -44,6 +48,7 @@ __all__ = [
     "exceedance_delta",
     "occupied_hours_mask",
     "running_mean_outdoor_temperature",
+    "static_overheating",
     "tm59_criterion_a",
     "tm59_criterion_b",
 ]
@@ -65,6 +70,10 @@ TM59_BEDROOM_NIGHT_LIMIT_C: Final = 26.0
 """TM59 criterion (b): bedroom temperature not to exceed this ... [°C]"""
 TM59_B_SHARE: Final = 0.01
 """... for more than 1 % of the night hours (22:00-07:00): 32 hours over a year of 3285 night hours."""
+GUIDE_A_LIVING_LIMIT_C: Final = 28.0
+"""CIBSE Guide A (2006) [5]_: living areas of dwellings not above this ... [°C]"""
+GUIDE_A_SHARE: Final = 0.01
+"""... for more than 1 % of occupied hours."""
 TM59_SEASON_MONTHS: Final = (5, 6, 7, 8, 9)
 """TM59 assesses May to September."""
 
@@ -177,6 +186,36 @@ def tm59_criterion_b(night_temperature: Any, annual_night_hours: int | None = No
     allowance = int(np.floor(TM59_B_SHARE * assessed + 1e-9))
     above = int(np.sum(t > TM59_BEDROOM_NIGHT_LIMIT_C))
     return above, allowance, above <= allowance
+
+
+def static_overheating(temperature: Any, limit_c: float = GUIDE_A_LIVING_LIMIT_C,
+                       share: float = GUIDE_A_SHARE) -> tuple[int, int, bool]:
+    """The static overheating criterion of CIBSE Guide A [5]_ for a living area.
+
+    Parameters
+    ----------
+    temperature : numeric
+        Hourly temperatures of the occupied hours (NaN: not assessed). [°C]
+    limit_c : float, default 28.0
+        The temperature not to be exceeded for more than ``share`` of the hours. [°C]
+    share : float, default 0.01
+        The share of the assessed hours allowed above ``limit_c``. [-]
+
+    Returns
+    -------
+    tuple of (int, int, bool)
+        Hours above the limit, hours assessed, and whether the room passes (at most ``share`` of them).
+
+    Examples
+    --------
+    >>> static_overheating([27.0, 28.0, 28.5, float("nan")])
+    (1, 3, False)
+    """
+    t = np.asarray(temperature, dtype=float)
+    valid = ~np.isnan(t)
+    hours = int(valid.sum())
+    above = int(np.sum(t[valid] > limit_c))
+    return above, hours, above <= share * hours
 
 
 def occupied_hours_mask(local_hours: Any, room_type: str, *, night: bool = False) -> np.ndarray:
