@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
+import numpy as np
 from sqlalchemy import (
     ColumnElement,
     Select,
@@ -397,8 +398,11 @@ def _recent_list_version(session: Session) -> tuple:
     return version
 
 
-def _ordered_uprns(session: Session, filters: RiskFilters, run_id: int | None) -> list[str]:
-    """Every matching UPRN in the list's order (any sort but the last reading's)."""
+def _ordered_uprns(session: Session, filters: RiskFilters, run_id: int | None) -> np.ndarray:
+    """Every matching UPRN in the list's order (any sort but the last reading's), as 12-byte ASCII strings.
+
+    Kept compact (1.2 MB for 100 000 homes, a tenth of a list of str) since a few filters' orders are kept.
+    """
     open_cases = _open_cases()
     query = (
         select(Property.uprn)
@@ -409,7 +413,7 @@ def _ordered_uprns(session: Session, filters: RiskFilters, run_id: int | None) -
     if filters.case != "any":
         query = query.outerjoin(open_cases, open_cases.c.uprn == Property.uprn)
     query = _filtered(query, filters, open_cases).order_by(*_order(filters, None))
-    return list(session.scalars(query))
+    return np.array([uprn.encode("ascii") for uprn in session.scalars(query)], dtype="S12")
 
 
 def _details(session: Session, uprns: Sequence[str], run_id: int | None) -> dict[str, Sequence[Any]]:
@@ -467,7 +471,7 @@ def risk_page(session: Session, filters: RiskFilters, *, now: dt.datetime, offli
         last_page = max(1, math.ceil(total / per_page))
         if filters.page > last_page:
             filters = dataclasses.replace(filters, page=last_page)
-        uprns = ordered[(filters.page - 1) * per_page:filters.page * per_page]
+        uprns = [uprn.decode() for uprn in ordered[(filters.page - 1) * per_page:filters.page * per_page]]
         details = _details(session, uprns, run_id) if uprns else {}
         health = _health_of(session, uprns, now, offline_after_s)
         rows = [_row(details[uprn], health.get(uprn)) for uprn in uprns]
