@@ -396,6 +396,50 @@ ERROR = _object("What went wrong and how to put it right.", {
     }),
 })
 
+_THERMAL_LEVEL = ("unknown", "none", "medium", "high")
+
+
+def _criterion(description: str, counted: str, counted_words: str, second: str, second_words: str) -> dict[str, Any]:
+    return _nullable(_object(description, {
+        counted: _integer(counted_words, minimum=0), second: _integer(second_words, minimum=0),
+        "passes": _boolean("Whether the room meets the criterion."),
+    }))
+
+
+ROOM_THERMAL = _object("One room's excess cold and heat figures over the period.", {
+    "room_id": _integer("The room."),
+    "name": _string("The room's name."),
+    "room_type": _string("living_room, bedroom or kitchen (the rooms judged)."),
+    "cold": _string("Cold verdict; unknown for kitchens and rooms without readings.", enum=list(_THERMAL_LEVEL)),
+    "heat": _string("Heat verdict.", enum=list(_THERMAL_LEVEL)),
+    "hours_assessed": _integer("Occupied hours with readings (CIBSE TM59's occupancy).", minimum=0),
+    "share_below_18c": _nullable(_number("Share of those hours below 18 °C (WHO 2018).", minimum=0, maximum=1)),
+    "share_below_16c": _nullable(_number("Share below 16 °C (PHE 2014).", minimum=0, maximum=1)),
+    "tm59_a": _criterion("CIBSE TM59 criterion (a), where outdoor temperatures were measured.", "hours_exceeding",
+                         "Hours 1 K or more above the adaptive limit.", "hours_assessed", "Hours judged."),
+    "tm59_b": _criterion("CIBSE TM59 criterion (b), bedrooms.", "hours_above_26c", "Night hours above 26 °C.",
+                         "hours_allowed", "1 % of the night hours, rounded down."),
+    "static_28c": _criterion("CIBSE Guide A's 28 °C for living rooms and kitchens without measured outdoor "
+                             "temperatures.", "hours_above_28c", "Occupied hours above 28 °C.", "hours_assessed",
+                             "Hours judged."),
+})
+
+HOME_THERMAL = _object("Excess cold and excess heat in a home over the last 14 days: each room and the home's "
+                       "verdict (its worst room's), with reasons and advice.", {
+    "uprn": _string("Unique Property Reference Number."),
+    "from": _datetime("Start of the period"),
+    "to": _datetime("End of the period"),
+    "cold": _string("The home's cold verdict: medium when half a room's occupied hours were below 18 °C, high when "
+                    "a quarter were below 16 °C.", enum=list(_THERMAL_LEVEL)),
+    "heat": _string("The home's heat verdict: medium when a room fails one overheating criterion, high when two.",
+                    enum=list(_THERMAL_LEVEL)),
+    "reasons": _array(_string("A reason."), "Why, room by room."),
+    "advice": _array(_string("Advice."), "What to advise: energy help for cold, shading and ventilation for heat."),
+    "outdoor_source": _nullable(_string("Where TM59 (a)'s outdoor temperatures came from (site sensor, district "
+                                        "sensor, weather file, estate sensor); null when none were measured.")),
+    "rooms": _array(_ref("RoomThermal"), "Living rooms, bedrooms and kitchens with a sensor."),
+})
+
 SCHEMAS = {
     "Error": ERROR,
     "Vulnerability": VULNERABILITY,
@@ -404,6 +448,8 @@ SCHEMAS = {
     "RiskItem": RISK_ITEM,
     "PropertySummary": PROPERTY_SUMMARY,
     "PropertyDetail": PROPERTY_DETAIL,
+    "HomeThermal": HOME_THERMAL,
+    "RoomThermal": ROOM_THERMAL,
     "Room": ROOM,
     "RoomRisk": ROOM_RISK,
     "ReadingHour": READING_HOUR,
@@ -488,6 +534,17 @@ _OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
         "parameters": [_UPRN],
         "responses": {"200": _json_response("The property.", _ref("PropertyDetail")),
                       **_errors("400", "401", "403", "404")},
+    }},
+    "/api/v1/properties/{uprn}/thermal": {"get": {
+        "operationId": "getPropertyThermal",
+        "summary": "Get a property's excess cold and heat",
+        "description": "Excess cold (WHO 18 °C, PHE 16 °C) and excess heat (CIBSE TM59; CIBSE Guide A's 28 °C where no "
+                       "outdoor temperature is measured) over the last 14 days, per room and for the home, with "
+                       "reasons and advice. Computed from the readings on each request.",
+        "tags": ["Properties"],
+        "parameters": [_UPRN],
+        "responses": {"200": _json_response("The property's excess cold and heat.", _ref("HomeThermal")),
+                      **_errors("400", "401", "403", "404", "503")},
     }},
     "/api/v1/properties/{uprn}/risk": {"get": {
         "operationId": "getPropertyRiskHistory",

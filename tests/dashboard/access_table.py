@@ -85,6 +85,7 @@ ACCESS_TABLE: dict[tuple[str, str], tuple] = {
     ("GET", "/api/v1/properties"): _API_READ,
     ("GET", "/api/v1/properties/<uprn>"): _API_READ,
     ("GET", "/api/v1/properties/<uprn>/risk"): _API_READ,
+    ("GET", "/api/v1/properties/<uprn>/thermal"): _API_READ,
     ("GET", "/api/v1/risk"): _API_READ,
     ("GET", "/api/v1/rooms/<room_id>/readings"): _API_READ,
     ("GET", "/api/v1/devices"): _API_READ,

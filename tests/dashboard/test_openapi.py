@@ -182,6 +182,11 @@ OPERATIONS = [
     Operation("/api/v1/properties/{uprn}/risk", "get", {
         **_standard(lambda w: f"/properties/{w.case_uprn}/risk", {"since": "today"}),
         "404": _get("/properties/999999999999/risk")}),
+    Operation("/api/v1/properties/{uprn}/thermal", "get", {
+        **_standard(lambda w: f"/properties/{w.case_uprn}/thermal", {"days": "14"}),
+        "404": _get("/properties/999999999999/thermal"),
+        "503": lambda w: dataclasses.replace(w, app=_app_with_store_down(w)).get(
+            f"/properties/{w.case_uprn}/thermal")}),
     Operation("/api/v1/risk", "get", _standard("/risk", {"vulnerable": "perhaps"})),
     Operation("/api/v1/rooms/{room_id}/readings", "get", {
         **_standard(lambda w: f"/rooms/{w.room_id}/readings", {"from": "2025-01-01T00:00:00Z"}),
