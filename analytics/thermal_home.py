@@ -9,7 +9,8 @@ Cold (living rooms and bedrooms, the rooms the WHO threshold is about)
 Heat (bedrooms, living rooms and kitchens, the rooms CIBSE TM59 assesses)
     TM59 criterion (b) for bedrooms: night hours (22:00-07:00) above 26 °C at most 1 % of those in the window.
     TM59 criterion (a) where the home has *measured* outdoor temperatures (its site's or district's outdoor
-    sensor, an imported weather file, or the estate's sensors: the same chain as the risk score): hours of
+    sensors, else an imported weather file, in the risk score's order; the estate's farther sensors are not
+    read, as on the property page's charts when there are many): hours of
     occupation 1 K or more above the TM52 / BS EN 15251 category II adaptive limit, at most 3 %. The running
     mean needs the days before the window, so :data:`RUNNING_MEAN_LEAD_DAYS` more are read. Days whose
     outdoor temperature would come only from the UK climatology are not judged by (a): a monthly average says
