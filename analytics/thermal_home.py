@@ -12,9 +12,10 @@ Heat (bedrooms, living rooms and kitchens, the rooms CIBSE TM59 assesses)
     sensors, else an imported weather file, in the risk score's order; the estate's farther sensors are not
     read, as on the property page's charts when there are many): hours of
     occupation 1 K or more above the TM52 / BS EN 15251 category II adaptive limit, at most 3 %. The running
-    mean needs the days before the window, so :data:`RUNNING_MEAN_LEAD_DAYS` more are read. Days whose
-    outdoor temperature would come only from the UK climatology are not judged by (a): a monthly average says
-    nothing about a heatwave. Living rooms and kitchens without measured outdoor weather are judged instead by
+    mean needs the days before the window, so :data:`RUNNING_MEAN_LEAD_DAYS` more are read. The UK
+    climatology that fills the risk score's gaps is not used for (a) (a monthly average says nothing about a
+    heatwave): a gap inside the measured days carries the running mean forward, and the days after the day
+    following the last measured one are not judged by (a). Living rooms and kitchens without measured outdoor weather are judged instead by
     the static criterion of CIBSE Guide A (2006) for dwellings, at most 1 % of occupied hours above 28 °C
     (:func:`analytics.thermal_comfort.static_overheating`).
     ``medium`` when one criterion fails, ``high`` when two do.
@@ -173,8 +174,14 @@ def assess_home(uprn: str, rooms: list[tuple[int, str, str, pd.Series]], start: 
     """
     if outdoor_daily_mean is not None:
         outdoor_daily_mean = outdoor_daily_mean.sort_index()
-        first = outdoor_daily_mean.first_valid_index()
-        outdoor_daily_mean = outdoor_daily_mean.loc[first:] if first is not None else None
+        first, last = outdoor_daily_mean.first_valid_index(), outdoor_daily_mean.last_valid_index()
+        if first is None:
+            outdoor_daily_mean = None
+        else:
+            # θrm of a day rests on the days before it: a gap inside carries it forward, but the days after the
+            # day following the last measured one have no measured basis and are not judged by (a).
+            position = outdoor_daily_mean.index.get_loc(last)
+            outdoor_daily_mean = outdoor_daily_mean.iloc[outdoor_daily_mean.index.get_loc(first):position + 2]
     judged: list[RoomThermal] = []
     for room_id, name, room_type, hourly in rooms:
         if room_type not in COLD_ROOM_TYPES and room_type not in HEAT_ROOM_TYPES:

@@ -203,3 +203,27 @@ def test_home_thermal_without_outdoor_weather_falls_back_on_28c(tmp_path, store)
     # The bedroom's sensor sent nothing: it is listed, not judged.
     assert [(r.name, r.cold, r.heat) for r in result.rooms] == [("Living room", "none", "medium"),
                                                                 ("Bedroom 1", "unknown", "unknown")]
+
+
+def test_a_weather_file_that_stops_part_way_judges_criterion_a_only_where_it_can(tmp_path, store):
+    """No outdoor sensor; the postcode area's weather file (LS, 20 °C) runs from a week before the window to
+    00:00 UTC on 8 July. London dates 24 June to 7 July have measured means (8 July has one hour, too few), so
+    θrm rests on measured days up to 8 July; 9 to 15 July are not judged by (a). The living room at 29.5 °C for 5
+    hours a day: 8 days × 5 = 40 of 8 × 13 = 104 occupied hours exceed the 28.4 °C limit; fails, from the file."""
+    from core.model import WeatherHour
+
+    database = Database(f"sqlite:///{tmp_path}/app.db")
+    try:
+        _home(database, outdoor=False)
+        _write(store, "dev-living_room", JUL, DAYS, lambda d, h: 29.5 if 11 <= h < 16 else 24.0)
+        with database.session() as session:
+            first = JUL - dt.timedelta(days=7)
+            session.add_all([WeatherHour(area="LS", hour=first + dt.timedelta(hours=n), temperature_c=20.0,
+                                         humidity_pct=60.0, source="test") for n in range(14 * 24)])
+        with database.session() as session:
+            result = home_thermal(session, store, "200000000001", JUL + dt.timedelta(days=DAYS))
+    finally:
+        database.dispose()
+    assert result.outdoor_source == "weather file"
+    assert result.rooms[0].assessment.tm59_a == (40, 104, False)
+    assert result.rooms[0].static is None and result.heat == "medium"
