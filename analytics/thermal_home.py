@@ -43,8 +43,10 @@ from analytics.thermal_comfort import (
     GUIDE_A_LIVING_LIMIT_C,
     TM59_BEDROOM_NIGHT_LIMIT_C,
     ThermalAssessment,
+    adaptive_upper_limit,
     assess_room,
     occupied_hours_mask,
+    running_mean_outdoor_temperature,
     static_overheating,
 )
 
@@ -55,8 +57,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["COLD_ROOM_TYPES", "HEAT_ROOM_TYPES", "WINDOW_DAYS", "HomeThermal", "RoomThermal", "assess_home",
-           "home_thermal"]
+__all__ = ["COLD_ROOM_TYPES", "HEAT_ROOM_TYPES", "WINDOW_DAYS", "HomeThermal", "RoomThermal",
+           "adaptive_limits_by_day", "assess_home", "home_thermal", "measured_outdoor_daily", "usable_outdoor_daily"]
 
 WINDOW_DAYS: Final = 14
 RUNNING_MEAN_LEAD_DAYS: Final = 7
@@ -173,15 +175,8 @@ def assess_home(uprn: str, rooms: list[tuple[int, str, str, pd.Series]], start: 
     HomeThermal
     """
     if outdoor_daily_mean is not None:
-        outdoor_daily_mean = outdoor_daily_mean.sort_index()
-        first, last = outdoor_daily_mean.first_valid_index(), outdoor_daily_mean.last_valid_index()
-        if first is None:
-            outdoor_daily_mean = None
-        else:
-            # θrm of a day rests on the days before it: a gap inside carries it forward, but the days after the
-            # day following the last measured one have no measured basis and are not judged by (a).
-            position = outdoor_daily_mean.index.get_loc(last)
-            outdoor_daily_mean = outdoor_daily_mean.iloc[outdoor_daily_mean.index.get_loc(first):position + 2]
+        # The days after the day following the last measured one have no measured basis: not judged by (a).
+        outdoor_daily_mean = usable_outdoor_daily(outdoor_daily_mean)
     judged: list[RoomThermal] = []
     for room_id, name, room_type, hourly in rooms:
         if room_type not in COLD_ROOM_TYPES and room_type not in HEAT_ROOM_TYPES:
@@ -240,13 +235,60 @@ def _reasons(home: HomeThermal) -> list[str]:
     return reasons
 
 
-def _daily_outdoor(hour_starts: pd.DatetimeIndex, temperature: np.ndarray, measured: np.ndarray) -> pd.Series:
-    """Daily means (by London date) of the measured hours; a day with too few of them is NaN."""
-    frame = pd.DataFrame({"t": np.where(measured, temperature, np.nan)},
+def measured_outdoor_daily(outdoor: Any, uprn: str) -> tuple[pd.Series | None, str | None]:
+    """A home's measured daily mean outdoor temperature and its main source, from :class:`OutdoorConditions`.
+
+    Parameters
+    ----------
+    outdoor : analytics.registry.OutdoorConditions
+        Outdoor conditions of the home's chain, hour by hour from ``outdoor.start_hour``.
+    uprn : str
+        The home.
+
+    Returns
+    -------
+    (pandas.Series or None, str or None)
+        Daily means of the measured hours (not the climatology) by London date, NaN for a day with fewer than
+        :data:`MIN_OUTDOOR_HOURS_A_DAY` of them [°C]; and the source that gave most measured hours. (None, None)
+        when no day is measured.
+    """
+    from analytics.registry import CLIMATOLOGY, OUTDOOR_SOURCES
+
+    chain = outdoor.chain_of[uprn]
+    codes = outdoor.source[chain]
+    measured = codes < CLIMATOLOGY
+    if not measured.any():
+        return None, None
+    hour_starts = pd.date_range(dt.datetime.fromtimestamp(outdoor.start_hour * 3600, dt.UTC), periods=codes.size,
+                                freq="h")
+    frame = pd.DataFrame({"t": np.where(measured, outdoor.temperature_c[chain], np.nan)},
                          index=pd.Index(hour_starts.tz_convert("Europe/London").date, name="day"))
     grouped = frame.groupby(level="day")["t"]
-    means = grouped.mean()
-    return means.where(grouped.count() >= MIN_OUTDOOR_HOURS_A_DAY)
+    daily = grouped.mean().where(grouped.count() >= MIN_OUTDOOR_HOURS_A_DAY)
+    if not daily.notna().any():
+        return None, None
+    return daily, OUTDOOR_SOURCES[int(np.bincount(codes[measured], minlength=len(OUTDOOR_SOURCES)).argmax())]
+
+
+def usable_outdoor_daily(daily: pd.Series | None) -> pd.Series | None:
+    """The part of a daily outdoor series the running mean may use: from its first measured day to the day after
+    its last (θrm of a day rests on the days before it; a gap inside carries it forward)."""
+    if daily is None:
+        return None
+    daily = daily.sort_index()
+    first, last = daily.first_valid_index(), daily.last_valid_index()
+    if first is None:
+        return None
+    return daily.iloc[daily.index.get_loc(first):daily.index.get_loc(last) + 2]
+
+
+def adaptive_limits_by_day(daily: pd.Series | None) -> dict[dt.date, float]:
+    """The TM52 / BS EN 15251 category II upper limit of each London day a measured running mean covers. [°C]"""
+    usable = usable_outdoor_daily(daily)
+    if usable is None:
+        return {}
+    limits = adaptive_upper_limit(running_mean_outdoor_temperature(usable))
+    return {day: float(value) for day, value in limits.items() if np.isfinite(value)}
 
 
 def home_thermal(session: Session, store: ReadingsStore, uprn: str, now: dt.datetime, *,
@@ -256,13 +298,7 @@ def home_thermal(session: Session, store: ReadingsStore, uprn: str, now: dt.date
     Reads the rooms' hourly means and the home's outdoor conditions as the damp and mould score does
     (``analytics.registry``), including a lead of :data:`RUNNING_MEAN_LEAD_DAYS` for the running mean.
     """
-    from analytics.registry import (
-        CLIMATOLOGY,
-        OUTDOOR_SOURCES,
-        epoch_hour,
-        outdoor_conditions,
-        read_room_hours,
-    )
+    from analytics.registry import epoch_hour, outdoor_conditions, read_room_hours
     from analytics.room_series import _registry
     from core.model import Property
 
@@ -283,19 +319,8 @@ def home_thermal(session: Session, store: ReadingsStore, uprn: str, now: dt.date
         for row, (room_id, name, room_type) in enumerate(
                 zip(indoor["room_id"], indoor["name"], indoor["room_type"], strict=True)):
             rooms.append((int(room_id), str(name), str(room_type), pd.Series(temperature[row], index=hours)))
-    outdoor_daily = None
-    source = None
+    outdoor_daily, source = None, None
     if rooms:
-        outdoor = outdoor_conditions(session, store, registry, lead_hour, end_hour)
-        chain = outdoor.chain_of[uprn]
-        codes = outdoor.source[chain]
-        measured = codes < CLIMATOLOGY
-        if measured.any():
-            lead_hours = pd.date_range(dt.datetime.fromtimestamp(lead_hour * 3600, dt.UTC),
-                                       periods=end_hour - lead_hour, freq="h")
-            outdoor_daily = _daily_outdoor(lead_hours, outdoor.temperature_c[chain], measured)
-            if outdoor_daily.notna().any():
-                source = OUTDOOR_SOURCES[int(np.bincount(codes[measured], minlength=len(OUTDOOR_SOURCES)).argmax())]
-            else:
-                outdoor_daily = None
+        outdoor_daily, source = measured_outdoor_daily(
+            outdoor_conditions(session, store, registry, lead_hour, end_hour), uprn)
     return assess_home(uprn, rooms, start, end, outdoor_daily_mean=outdoor_daily, outdoor_source=source)
