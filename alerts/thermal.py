@@ -9,8 +9,11 @@ One observation per room per London day, read from the readings store's hourly m
     16 °C (PHE: respiratory risk) or the household is vulnerable.
 ``excess_heat`` (bedrooms, living rooms, kitchens)
     bedrooms: the night hours (22:00-07:00) above 26 °C (TM59 criterion b); other rooms: occupied hours
-    above 28 °C (CIBSE Guide A's static threshold for living areas). Raised at 3 or more such hours a day on
-    3 days running; cleared at under 1 hour on 2 days running.
+    1 K or more above the adaptive limit of TM59 criterion (a) on days the home's outdoor temperature is
+    measured (its site's or district's outdoor sensors, else an imported weather file; the running mean over
+    the week before, ``analytics.thermal_home.adaptive_limits_by_day``), else above 28 °C (CIBSE Guide A's
+    static threshold for living areas). Raised at 3 or more such hours a day on 3 days running; cleared at
+    under 1 hour on 2 days running.
 
 The levels sit apart and the durations are days, so a room hovering at a threshold does not flap
 (:class:`alerts.rules.Hysteresis`). The rule state is saved with every other rule's, so a restart loses
@@ -33,6 +36,7 @@ from analytics.thermal_comfort import (
     COLD_THRESHOLD_HEALTHY_C,
     COLD_THRESHOLD_RESPIRATORY_C,
     TM59_BEDROOM_NIGHT_LIMIT_C,
+    exceedance_delta,
     occupied_hours_mask,
 )
 from core.model import Installation, Property, Room
@@ -83,11 +87,13 @@ def _room_devices(session, at: dt.datetime) -> dict[int, tuple[Room, list[str]]]
     return rooms
 
 
-def day_values(temps: pd.Series, room_type: str) -> dict[str, Any]:
+def day_values(temps: pd.Series, room_type: str, upper_limit: float | None = None) -> dict[str, Any]:
     """One London day's figures for a room from its hourly means (index: tz-aware hour starts of that day).
 
     Returns ``share_18``, ``share_16`` (None with too little data; only for cold rooms) and ``heat_hours``
-    (None likewise; only for heat rooms), with the hours they were judged on.
+    (None likewise; only for heat rooms), with the limit they were judged against (``heat_limit``; for a
+    living room or kitchen, ``upper_limit`` + 0.5 K, the lowest temperature TM52 counts as 1 K above the
+    day's adaptive limit, when ``upper_limit`` is given, else 28 °C) and ``heat_adaptive``.
     """
     local_hours = temps.index.tz_convert(LONDON).hour
     values = temps.to_numpy(dtype=float)
@@ -98,14 +104,20 @@ def day_values(temps: pd.Series, room_type: str) -> dict[str, Any]:
         out["share_18"] = float(np.sum(values[occupied] < COLD_THRESHOLD_HEALTHY_C) / n)
         out["share_16"] = float(np.sum(values[occupied] < COLD_THRESHOLD_RESPIRATORY_C) / n)
     if room_type in HEAT_ROOM_TYPES:
+        adaptive = room_type != "bedroom" and upper_limit is not None and np.isfinite(upper_limit)
         if room_type == "bedroom":
             window = occupied_hours_mask(local_hours, room_type, night=True) & ~np.isnan(values)
             limit = TM59_BEDROOM_NIGHT_LIMIT_C
         else:
-            window, limit = occupied, LIVING_AREA_LIMIT_C
+            window = occupied
+            limit = float(upper_limit) + 0.5 if adaptive else LIVING_AREA_LIMIT_C
         if window.sum() >= MIN_HOURS_OF_DATA:
-            out["heat_hours"] = float(np.sum(values[window] > limit))
+            if adaptive:
+                out["heat_hours"] = float(np.sum(exceedance_delta(values[window], float(upper_limit)) >= 1))
+            else:
+                out["heat_hours"] = float(np.sum(values[window] > limit))
         out["heat_limit"] = limit
+        out["heat_adaptive"] = bool(adaptive)
     return out
 
 
@@ -127,6 +139,8 @@ def thermal_observations(session, store, now: dt.datetime, *, days: int = LOOKBA
     frame = frame.assign(hour=pd.to_datetime(frame["hour"], utc=True))
     homes = {h.uprn: h for h in session.scalars(select(Property).where(
         Property.uprn.in_({room.uprn for room, _ in rooms.values()})))}
+    limits = _adaptive_limits(session, store, {room.uprn for room, _ in rooms.values()
+                                               if room.room_type in ("living_room", "kitchen")}, start, end)
     for room_id, (room, ids) in sorted(rooms.items()):
         rows = frame[frame["device_id"].isin(ids)]
         if rows.empty:
@@ -138,7 +152,7 @@ def thermal_observations(session, store, now: dt.datetime, *, days: int = LOOKBA
         while day < today:
             lo, hi = start_of_day(day), start_of_day(day + dt.timedelta(days=1))
             temps = hourly[(hourly.index >= lo) & (hourly.index < hi)]
-            values = day_values(temps, room.room_type) if len(temps) else {}
+            values = day_values(temps, room.room_type, limits.get(room.uprn, {}).get(day)) if len(temps) else {}
             base = {"subject_key": f"room:{room_id}", "at": lo, "until": hi, "uprn": room.uprn, "room_id": room_id,
                     "room_type": room.room_type}
             if room.room_type in COLD_ROOM_TYPES:
@@ -152,13 +166,33 @@ def thermal_observations(session, store, now: dt.datetime, *, days: int = LOOKBA
                 hours = values.get("heat_hours")
                 limit = values.get("heat_limit", TM59_BEDROOM_NIGHT_LIMIT_C)
                 context = {"room": room.name.lower(), "vulnerable": vulnerable, "hazard": "excess_heat",
-                           "limit": f"{limit:.0f}", "period": "at night, 22:00-07:00" if room.room_type == "bedroom"
+                           "limit": f"{limit:.1f}" if values.get("heat_adaptive") else f"{limit:.0f}", "period": "at night, 22:00-07:00" if room.room_type == "bedroom"
                            else "in occupied hours, 09:00-22:00"}
                 if hours is not None:
                     context["hours"] = f"{hours:.0f}"
                 observations.append(Observation(rule="excess_heat", value=hours, context=context, **base))
             day += dt.timedelta(days=1)
     return observations
+
+
+def _adaptive_limits(session, store, uprns: set[str], start: dt.datetime, end: dt.datetime
+                     ) -> dict[str, dict[dt.date, float]]:
+    """Each home's TM59 (a) adaptive limit by London day where its outdoor temperature is measured."""
+    if not uprns:
+        return {}
+    from analytics.registry import epoch_hour, load_registry, outdoor_conditions
+    from analytics.thermal_home import RUNNING_MEAN_LEAD_DAYS, adaptive_limits_by_day, measured_outdoor_daily
+
+    registry = load_registry(session)
+    if registry.properties.empty:
+        return {}
+    outdoor = outdoor_conditions(session, store, registry, epoch_hour(start) - RUNNING_MEAN_LEAD_DAYS * 24,
+                                 epoch_hour(end))
+    out: dict[str, dict[dt.date, float]] = {}
+    for uprn in uprns:
+        if uprn in outdoor.chain_of:
+            out[uprn] = adaptive_limits_by_day(measured_outdoor_daily(outdoor, uprn)[0])
+    return out
 
 
 def evaluate_thermal(session, store, settings, now: dt.datetime | None = None) -> EngineReport:

@@ -113,3 +113,44 @@ def test_an_officer_opening_a_case_from_a_heat_alarm_gets_the_heat_hazard(home_d
         assert alarm.case_id is None
         case, opened = open_case_for_alarm(session, alarm, "officer@example.org", now=now)
         assert opened and [h.hazard for h in case.hazards] == ["excess_heat"] and case.aware_at == alarm.raised_at
+
+
+KITCHEN = f"dev-{UPRN}-kitchen"
+
+
+def _weather(session, first: dt.date, days: int, temperature_c: float) -> None:
+    """An imported weather file for the home's district (LS6), every hour of ``days`` days from ``first``."""
+    from core.model import WeatherHour
+
+    start = dt.datetime.combine(first, dt.time(0), tzinfo=dt.UTC)
+    session.add_all([WeatherHour(area="LS6", hour=start + dt.timedelta(hours=n), temperature_c=temperature_c,
+                                 humidity_pct=70.0, source="test") for n in range(days * 24)])
+
+
+@pytest.mark.parametrize(
+    ("outdoor_c", "kitchen_c", "raised", "limit"),
+    [
+        # Outdoor 10 °C: θrm = 10, limit 0.33 × 10 + 21.8 = 25.1 °C; 27.5 °C is 2.4 K above (ΔT 2): 5 hours a day,
+        # 3 days: raised, though 27.5 °C is under the static 28 °C.
+        (10.0, 27.5, True, "25.6"),
+        # Outdoor 20 °C: limit 28.4 °C; 28.6 °C is 0.2 K above (ΔT 0): nothing, though it is over 28 °C.
+        (20.0, 28.6, False, None),
+        # No weather: the static 28 °C; 28.6 °C for 5 hours a day raises, 27.5 °C does not.
+        (None, 28.6, True, "28"),
+        (None, 27.5, False, None),
+    ],
+)
+def test_a_kitchens_heat_follows_the_adaptive_limit_where_the_weather_is_measured(
+        home_db, store, thermal_settings, outdoor_c, kitchen_c, raised, limit):
+    """Kitchen at ``kitchen_c`` from 10:00 to 15:00 UTC (in its 09:00-22:00 occupied hours) on 5-7 January, 20 °C
+    otherwise; a weather file from 25 December (the running mean's week before the 7-day lookback) to 8 January."""
+    write_days(store, KITCHEN, dt.date(2026, 1, 5), 3, lambda h: kitchen_c if 10 <= h < 15 else 20.0)
+    with home_db.session() as session:
+        if outdoor_c is not None:
+            _weather(session, dt.date(2025, 12, 25), 14, outdoor_c)
+    with home_db.session() as session:
+        report = evaluate_thermal(session, store, thermal_settings, dt.datetime(2026, 1, 8, 9, 0, tzinfo=dt.UTC))
+        alarms = [session.get(Alarm, i) for i in report.raised]
+        assert [a.rule for a in alarms] == (["excess_heat"] if raised else [])
+        if raised:
+            assert f"5 hours a day above {limit} °C (in occupied hours, 09:00-22:00, CIBSE TM59)" in alarms[0].message
