@@ -420,10 +420,11 @@ def open_from_risk(uprn: str):
                              room_id=risk.driver_room_id if risk is not None else None,
                              property_risk_id=risk.id if risk is not None else None, summary=summary, **audit_kwargs)
             case_id = case.id
+            due = step_clocks(case, now_utc())[0].due  # the clock profile the case was opened under
     except DuplicateCaseError as exc:
         flash(f"This home already has an open case (case {exc.case_id}).", "info")
         return redirect(url_for("cases.case_page", case_id=exc.case_id))
-    flash(f"Case {case_id} opened. The investigation is due within 10 working days.", "success")
+    flash(f"Case {case_id} opened. The investigation is due by {long_date(london_date(due))}.", "success")
     return redirect(url_for("cases.case_page", case_id=case_id))
 
 
