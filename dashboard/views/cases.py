@@ -396,7 +396,9 @@ def new():
         else:
             flash(f"Case {case_id} opened. The clocks started when you became aware.", "success")
             return redirect(url_for("cases.case_page", case_id=case_id))
-    return render_template("cases/new.html", form=form)
+    from core.clock_profiles import configured_profile
+
+    return render_template("cases/new.html", form=form, rules=configured_profile())
 
 
 @bp.route("/from-risk/<uprn>", methods=["POST"])

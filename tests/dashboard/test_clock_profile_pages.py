@@ -31,3 +31,19 @@ def test_open_from_risk_says_when_the_investigation_is_due(app, client_request, 
     banner = " ".join(page.select_one(".govuk-notification-banner").get_text(" ").split())
     assert f"Case 1 opened. The investigation is due by {due}." in banner
     assert "10 working days" not in banner
+
+
+@pytest.mark.parametrize(("investigate_days", "words"), [
+    (None, "within 24 hours. Otherwise the investigation is due within 10 working days (England, social housing"),
+    (15, "within 24 hours. Otherwise the investigation is due within 15 working days (Wales, WHQS 2023"),
+])
+def test_the_new_case_form_gives_the_configured_profiles_numbers(client_request, tmp_path, monkeypatch,
+                                                                 investigate_days, words):
+    if investigate_days is not None:
+        path = tmp_path / "profiles.json"
+        path.write_text(json.dumps({"wales_whqs": {"investigate_working_days": investigate_days,
+                                                   "rules_version": "Ours, 2026"}}), encoding="utf-8")
+        monkeypatch.setenv("DAMPWATCH_CLOCK_PROFILE", "wales_whqs")
+        monkeypatch.setenv("DAMPWATCH_CLOCK_PROFILES_FILE", str(path))
+    page = client_request.get("cases.new")
+    assert words in " ".join(page.get_text(" ").split())
