@@ -5,6 +5,7 @@
     .venv/bin/python bench/dashboard_concurrency.py --threads 4        # waitress threads (default: serve's)
     .venv/bin/python bench/dashboard_concurrency.py --processes 2      # two serve processes, clients shared
                                                                        # between them (as a reverse proxy would)
+    .venv/bin/python bench/dashboard_concurrency.py --serve-processes 2  # one dampwatch serve --processes 2
 
 It uses the estate ``bench/dashboard_latency.py`` builds (``var/bench/dashboard/``, 100 000 homes; build it
 first), starts ``dampwatch serve`` on a free loopback port as its own process with production settings
@@ -53,7 +54,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start_server(folder: Path, port: int, threads: int | None) -> subprocess.Popen:
+def _start_server(folder: Path, port: int, threads: int | None, serve_processes: int = 1) -> subprocess.Popen:
     env = {**os.environ, "DAMPWATCH_VAR_DIR": str(folder), "DAMPWATCH_DATABASE_URL": f"sqlite:///{folder}/app.db",
            "DAMPWATCH_READINGS_URL": f"sqlite:///{folder}/readings.db", "DAMPWATCH_WEB_CONFIG": "production",
            "DAMPWATCH_WEB_SECRET_KEY": "bench-concurrency", "DAMPWATCH_WEB_COOKIE_SECURE": "false",
@@ -61,6 +62,8 @@ def _start_server(folder: Path, port: int, threads: int | None) -> subprocess.Po
     command = [str(REPO / ".venv" / "bin" / "dampwatch"), "serve", "--host", "127.0.0.1", "--port", str(port)]
     if threads:
         command += ["--threads", str(threads)]
+    if serve_processes > 1:
+        command += ["--processes", str(serve_processes)]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -131,6 +134,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="waitress threads (default: dampwatch serve's)")
     parser.add_argument("--processes", type=int, default=1,
                         help="dampwatch serve processes; client i uses process i mod N (sticky, like ip_hash)")
+    parser.add_argument("--serve-processes", type=int, default=1,
+                        help="one dampwatch serve --processes N (copies sharing one port)")
     args = parser.parse_args()
     try:
         meta = json.loads((args.folder / "meta.json").read_text())
@@ -143,7 +148,7 @@ def main() -> None:
         sites = [row[0] for row in connection.execute("SELECT DISTINCT site FROM property WHERE site IS NOT NULL")]
     ports = [_free_port() for _ in range(args.processes)]
     bases = [f"http://127.0.0.1:{port}" for port in ports]
-    servers = [_start_server(args.folder, port, args.threads) for port in ports]
+    servers = [_start_server(args.folder, port, args.threads, args.serve_processes) for port in ports]
     warnings: list[str] = []
     for server in servers:
         threading.Thread(target=lambda server=server: warnings.extend(server.stderr), daemon=True).start()
@@ -185,7 +190,7 @@ def main() -> None:
 
     p95 = pct(0.95)
     print(f"{args.clients} signed-in clients for {args.seconds:.0f} s against dampwatch serve "
-          f"({args.processes} process(es), threads {args.threads or 'default'}), think time {args.think_ms:.0f} ms, {meta['homes']:,} homes")
+          f"({args.processes} serve(s) x {args.serve_processes} process(es), threads {args.threads or 'default'}), think time {args.think_ms:.0f} ms, {meta['homes']:,} homes")
     print(f"requests {len(times)}, {len(times) / elapsed:.1f} req/s; answer time p50 {statistics.median(times):.0f} ms,"
           f" p95 {p95:.0f} ms, p99 {pct(0.99):.0f} ms; errors {len(errors)}; waitress task-queue warnings "
           f"{queue_warnings}")

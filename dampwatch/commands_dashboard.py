@@ -34,10 +34,11 @@ SERVER_THREADS = 8
 
 
 def make_server(context, *, host: str | None = None, port: int | None = None, threads: int = SERVER_THREADS,
-                settings=None):
+                settings=None, sock=None):
     """The dashboard in waitress (a production WSGI server), bound but not yet serving.
 
     ``server.effective_port`` is the port it got; ``server.run()`` serves until ``server.close()``.
+    ``sock``: an already listening socket to accept from (``dampwatch serve --processes``) instead of binding.
     """
     import waitress
 
@@ -45,8 +46,10 @@ def make_server(context, *, host: str | None = None, port: int | None = None, th
 
     settings = settings or context.settings
     app = create_app(settings, database=context.database, store=context.store)
-    return waitress.create_server(app, host=host or settings.web_host, port=settings.web_port if port is None else port,
-                                  threads=threads, ident="DampWatch", clear_untrusted_proxy_headers=True)
+    where = {"sockets": [sock]} if sock is not None else {
+        "host": host or settings.web_host, "port": settings.web_port if port is None else port}
+    return waitress.create_server(app, **where, threads=threads, ident="DampWatch",
+                                  clear_untrusted_proxy_headers=True)
 
 
 def server_url(server) -> str:
@@ -86,24 +89,50 @@ def run_until_stopped(server) -> None:
 @click.option("--host", help="Address to listen on (default DAMPWATCH_WEB_HOST).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port to listen on (default DAMPWATCH_WEB_PORT).")
 @click.option("--threads", default=SERVER_THREADS, show_default=True, type=click.IntRange(1, 64),
-              help="Requests answered at once.")
+              help="Requests answered at once (per process).")
+@click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes sharing the port; about one per processor core (needs os.fork).")
 @pass_context
-def serve(context, host: str | None, port: int | None, threads: int) -> None:
+def serve(context, host: str | None, port: int | None, threads: int, processes: int) -> None:
     """Serve the dashboard with waitress until stopped (Ctrl-C or SIGTERM)."""
+    from dashboard import serving
+
     settings = context.settings
     try:
-        server = make_server(context, host=host, port=port, threads=threads)
+        took = serving.warm(context.database)
+        logger.info("portfolio summary's figures computed in %.1f s", took)
+        if processes > 1:
+            sock = serving.listening_socket(host or settings.web_host,
+                                            settings.web_port if port is None else port)
+            server = None
+        else:
+            server = make_server(context, host=host, port=port, threads=threads)
     except OSError as exc:
         raise click.ClickException(f"the dashboard cannot listen on {host or settings.web_host}:"
                                    f"{port or settings.web_port}: {exc.strerror}; choose another port "
                                    "with --port or DAMPWATCH_WEB_PORT") from exc
     if settings.web_public_url.startswith("http://") and settings.web_cookie_secure \
-            and not _is_loopback(server.effective_host):
+            and not _is_loopback(server.effective_host if server is not None else sock.getsockname()[0]):
         logger.warning("session cookies are Secure but %s is plain http: serve the dashboard behind HTTPS "
                        "(a reverse proxy) or browsers will not keep the sign-in", settings.web_public_url)
+    if server is None:
+        address = sock.getsockname()
+        logger.info("dashboard at http://%s:%d/ (%d processes of %d threads; people reach it at %s)",
+                    f"[{address[0]}]" if ":" in address[0] else address[0], address[1], processes, threads,
+                    settings.web_public_url)
+        try:
+            serving.serve_processes(context, processes, lambda sock: make_server(context, threads=threads, sock=sock),
+                                    run_until_stopped, sock)
+        except serving.ServingError as exc:
+            raise click.ClickException(str(exc)) from exc
+        return
     logger.info("dashboard at %s (%d threads; people reach it at %s)", server_url(server), threads,
                 settings.web_public_url)
-    run_until_stopped(server)
+    refresher = serving.Refresher(context.database).start()
+    try:
+        run_until_stopped(server)
+    finally:
+        refresher.stop()
 
 
 def serve_demo(context) -> None:

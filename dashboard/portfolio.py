@@ -48,6 +48,7 @@ __all__ = [
     "site_homes",
     "site_summaries",
     "site_summary_of",
+    "summary_figures",
     "weekly_trends",
 ]
 
@@ -108,6 +109,20 @@ def cached(session: Session, name: str, make: Callable[[], Any], *arguments: Any
     """``make()``, or the value it gave before for the same database, data version and ``arguments``."""
     key = (str(session.get_bind().url), name, data_version(session), *arguments)
     return CACHE.get_or_make(key, make)
+
+
+def summary_figures(session: Session, now: dt.datetime) -> tuple[list[SiteSummary], SiteSummary, list[Week]]:
+    """The portfolio summary's figures (estates and blocks, the whole portfolio, the weekly trends), kept.
+
+    The same keys for every caller, so ``dampwatch serve`` can compute them ahead (at start-up and when the
+    data changes, :mod:`dashboard.serving`) and no officer's request pays for them. Deadlines fall due as
+    time passes, so the trends are kept for the hour as well as for the data version.
+    """
+    now = _as_utc(now)
+    sites, whole = cached(session, "sites", lambda: site_summaries(session))
+    weeks = cached(session, "weeks", lambda: weekly_trends(session, now), _week_start(now),
+                   now.replace(minute=0, second=0, microsecond=0))
+    return sites, whole, weeks
 
 
 def _latest_run_id(session: Session) -> int | None:

@@ -29,13 +29,8 @@ SITES_PER_PAGE = 50
 @roles_required(*PORTFOLIO_ROLES)
 def summary():
     """Estates and blocks by share at risk, and the portfolio's last weeks."""
-    now = dt.datetime.now(dt.UTC)
-    week = now.date() - dt.timedelta(days=now.weekday())
     with get_database().session() as session:
-        sites, whole = portfolio.cached(session, "sites", lambda: portfolio.site_summaries(session))
-        # Deadlines fall due as time passes: the trends are kept for the hour, not only the data version.
-        weeks = portfolio.cached(session, "weeks", lambda: portfolio.weekly_trends(session, now), week,
-                                 now.replace(minute=0, second=0, microsecond=0))
+        sites, whole, weeks = portfolio.summary_figures(session, dt.datetime.now(dt.UTC))
     pages = max(1, -(-len(sites) // SITES_PER_PAGE))
     try:
         page = min(max(1, int(request.args.get("page", "1"))), pages)
