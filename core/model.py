@@ -163,7 +163,7 @@ class Room(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uprn: Mapped[str] = mapped_column(ForeignKey("property.uprn", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(80))
-    room_type: Mapped[str] = mapped_column(String(20))
+    room_type: Mapped[str] = mapped_column(String(20), index=True)  # outdoor sensors near a home are looked up
     temperature_factor: Mapped[float | None] = mapped_column(Float)
 
     property: Mapped[Property] = relationship(back_populates="rooms")
