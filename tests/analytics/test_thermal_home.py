@@ -227,3 +227,39 @@ def test_a_weather_file_that_stops_part_way_judges_criterion_a_only_where_it_can
     assert result.outdoor_source == "weather file"
     assert result.rooms[0].assessment.tm59_a == (40, 104, False)
     assert result.rooms[0].static is None and result.heat == "medium"
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_ROOM_TYPES = ("living_room", "bedroom", "kitchen", "bathroom")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_ROOM_TYPES),
+                          st.lists(st.one_of(st.floats(10.0, 32.0), st.just(float("nan"))), min_size=48, max_size=48)),
+                min_size=1, max_size=4),
+       st.booleans())
+def test_the_home_takes_its_worst_rooms_verdict(rooms, with_outdoor):
+    """Any temperatures (two July days of hours repeated over the window, gaps included): the home's cold and heat
+    are the most serious of its judged rooms'; each room failing a heat criterion has a reason naming it; advice
+    comes exactly when a verdict is medium or high; bathrooms are never judged."""
+    order = ("unknown", "none", "medium", "high")
+    given_rooms = [(n, f"Room {n}", room_type, pd.Series(np.tile(values, DAYS // 2), index=hours(JUL)))
+                   for n, (room_type, values) in enumerate(rooms)]
+    result = assess_home("1", given_rooms, *window(JUL), outdoor_daily_mean=_outdoor(18.0) if with_outdoor else None,
+                         outdoor_source="site sensor" if with_outdoor else None)
+    assert all(r.room_type != "bathroom" for r in result.rooms)
+    cold = [r.cold for r in result.rooms if r.room_type in ("living_room", "bedroom") and r.cold != "unknown"]
+    heat = [r.heat for r in result.rooms if r.heat != "unknown"]
+    assert result.cold == (max(cold, key=order.index) if cold else "unknown")
+    assert result.heat == (max(heat, key=order.index) if heat else "unknown")
+    for room in result.rooms:
+        a = room.assessment
+        failed = (a.tm59_b is not None and not a.tm59_b[2]) or (a.tm59_a is not None and a.tm59_a[1] > 0
+                                                                 and not a.tm59_a[2]) \
+            or (room.static is not None and not room.static[2])
+        assert failed == (room.heat in ("medium", "high")) or room.heat == "unknown"
+        if failed:
+            assert any(reason.startswith(f"{room.name}: ") and "CIBSE" in reason for reason in result.reasons)
+    assert bool(result.advice) == (result.cold in ("medium", "high") or result.heat in ("medium", "high"))
