@@ -12,6 +12,8 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analytics.thermal_home import assess_home, home_thermal
 from core.db import Database
@@ -227,10 +229,6 @@ def test_a_weather_file_that_stops_part_way_judges_criterion_a_only_where_it_can
     assert result.outdoor_source == "weather file"
     assert result.rooms[0].assessment.tm59_a == (40, 104, False)
     assert result.rooms[0].static is None and result.heat == "medium"
-
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 _ROOM_TYPES = ("living_room", "bedroom", "kitchen", "bathroom")
 
