@@ -40,6 +40,7 @@ from analytics.mould import days_to_mould_index
 from analytics.psychrometrics import surface_relative_humidity, surface_temperature
 from analytics.registry import (
     CLIMATOLOGY,
+    OUTDOOR_SOURCES,
     OutdoorConditions,
     Registry,
     epoch_hour,
@@ -79,6 +80,7 @@ VISIBLE_MOULD_INDEX: Final = 3.0
 """Mould index at which growth is visible to the eye (VTT model's scale). [-]"""
 
 _F = {name: position for position, name in enumerate(DAY_FIELDS)}
+_SITE_SENSOR: Final = OUTDOOR_SOURCES.index("site sensor")
 _EPOCH_DATE: Final = dt.date(1970, 1, 1)
 _NEVER: Final = np.iinfo(np.int64).max
 _ALWAYS: Final = np.iinfo(np.int64).min
@@ -137,8 +139,11 @@ def _intervals(installs: Sequence[tuple]) -> pd.DataFrame:
         {"room_id": np.int64, "start_hour": np.int64, "end_hour": np.int64})
 
 
-def _registry(session: Session, home: Property, *, estate_outdoor: bool) -> Registry:
-    """The part of the register one home's charts need: its rooms, and the outdoor sensors near it."""
+def _registry(session: Session, home: Property, *, estate_outdoor: bool, site_only: bool = False) -> Registry:
+    """The part of the register one home's charts need: its rooms, and the outdoor sensors near it.
+
+    ``site_only``: only the outdoor sensors of the home's own site (estate or block), not its district's.
+    """
     district = postcode_district(home.postcode)
     properties = pd.DataFrame(
         {"postcode": [home.postcode], "district": [district], "site": [home.site]},
@@ -154,7 +159,9 @@ def _registry(session: Session, home: Property, *, estate_outdoor: bool) -> Regi
         .join(Property, Property.uprn == Room.uprn)
         .where(Room.room_type == "outdoor")
     )
-    if not estate_outdoor:
+    if site_only:
+        outdoor_query = outdoor_query.where(Property.site == home.site)
+    elif not estate_outdoor:
         near = [Property.postcode.like(f"{district} %")]
         if home.site:
             near.append(Property.site == home.site)
@@ -271,6 +278,58 @@ def _room_days(conditions: HourlyConditions, r: int, factor: float, wet: bool, f
     return out
 
 
+def _read(session: Session, store: ReadingsStore, home: Property, registry: Registry, start_hour: int,
+          end_hour: int, *, wider: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, OutdoorConditions]:
+    """The rooms' hourly temperature, humidity and maximum humidity, and the home's outdoor conditions.
+
+    ``wider``: fall back on the estate's outdoor sensors as :func:`_outdoor` does (not when only the site's
+    sensors are tried).
+    """
+    room_ids = [int(r) for r in registry.rooms["room_id"]]
+    reader = _Prefetched(store, hour_datetime(start_hour), hour_datetime(end_hour),
+                         sorted(set(registry.installations["device_id"])))
+    temp, rh, rh_max = read_room_hours(reader, registry, room_ids, start_hour, end_hour)
+    has_data = (np.isfinite(temp) & np.isfinite(rh)).any(axis=0)
+    if not wider:
+        return temp, rh, rh_max, outdoor_conditions(session, reader, registry, start_hour, end_hour)
+    outdoor = _outdoor(session, store, reader, home, registry, has_data, start_hour, end_hour)
+    return temp, rh, rh_max, outdoor
+
+
+#: Longest stretch of hours without the site's outdoor readings that is checked against the district's
+#: sensors rather than read in full with them. [h]
+SITE_GAP_CHECK_HOURS: Final = 48
+
+
+def _site_only_read(session: Session, store: ReadingsStore, home: Property, start_hour: int,
+                    end_hour: int) -> tuple[Registry, tuple] | None:
+    """The home's readings with only its site's outdoor sensors, when that gives scoring's numbers exactly.
+
+    Scoring's outdoor chain takes, hour by hour, the site sensors' mean, else the district sensors' mean,
+    else a weather file, the estate's sensors, the climatology. In every hour the site's sensors give, the
+    district's cannot count. Hours they do not give (typically the current hour, not yet sent) are left to
+    the district only if no room has a reading in them and no sensor near the home has one either: then the
+    chain falls through to the same sources either way. Anything else returns ``None`` (read everything).
+    """
+    registry = _registry(session, home, estate_outdoor=False, site_only=True)
+    if registry.rooms.empty or registry.outdoor_rooms.empty:
+        return None
+    read = _read(session, store, home, registry, start_hour, end_hour, wider=False)
+    temp, rh, _, outdoor = read
+    missing = np.nonzero(outdoor.source[outdoor.chain_of[home.uprn]] != _SITE_SENSOR)[0]
+    if missing.size == 0:
+        return registry, read
+    has_data = (np.isfinite(temp) & np.isfinite(rh)).any(axis=0)
+    if has_data[missing].any() or missing[-1] - missing[0] >= SITE_GAP_CHECK_HOURS:
+        return None
+    wider = _registry(session, home, estate_outdoor=False)
+    # Any reading of any sensor near the home in those hours (a moved device included) and all is read.
+    first, last = start_hour + int(missing[0]), start_hour + int(missing[-1]) + 1
+    if not store.hourly(hour_datetime(first), hour_datetime(last), sorted(set(wider.installations["device_id"]))).empty:
+        return None
+    return registry, read
+
+
 def room_series(session: Session, store: ReadingsStore, home: Property, days: int,
                 end_hour: int) -> list[RoomSeries]:
     """Hourly and daily series of each indoor room of ``home`` that has had a sensor, over ``days`` UTC days.
@@ -298,17 +357,20 @@ def room_series(session: Session, store: ReadingsStore, home: Property, days: in
     last_day = (end_hour - 1) // HOURS_PER_DAY
     first_day = last_day - days + 1
     start_hour = first_day * HOURS_PER_DAY - CONTEXT_HOURS
-    registry = _registry(session, home, estate_outdoor=False)
+    # A block with its own outdoor sensor rarely needs the district's (often a hundred sensors, most of the
+    # reading time): see _site_only_read. Otherwise every sensor near the home is read.
+    read = _site_only_read(session, store, home, start_hour, end_hour) if home.site else None
+    if read is None:
+        registry = _registry(session, home, estate_outdoor=False)
+        if registry.rooms.empty:
+            return []
+        read = _read(session, store, home, registry, start_hour, end_hour)
+    else:
+        registry, read = read
     rooms = registry.rooms
-    if rooms.empty:
-        return []
     n = len(rooms)
     room_ids = [int(r) for r in rooms["room_id"]]
-    reader = _Prefetched(store, hour_datetime(start_hour), hour_datetime(end_hour),
-                         sorted(set(registry.installations["device_id"])))
-    temp, rh, rh_max = read_room_hours(reader, registry, room_ids, start_hour, end_hour)
-    has_data = (np.isfinite(temp) & np.isfinite(rh)).any(axis=0)
-    outdoor = _outdoor(session, store, reader, home, registry, has_data, start_hour, end_hour)
+    temp, rh, rh_max, outdoor = read
     temp_out, rh_out, measured = outdoor.for_rooms([home.uprn] * n, start_hour, end_hour)
     conditions = HourlyConditions(temp, rh, rh_max, temp_out, rh_out, measured, CONTEXT_HOURS)
     factors = rooms["temperature_factor"].to_numpy(dtype=float).copy()
