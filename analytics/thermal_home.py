@@ -73,8 +73,8 @@ ROOM_TYPE_WORDS: Final = {"living_room": "living room", "bedroom": "bedroom", "k
 
 COLD_ADVICE: Final = (
     "Check the heating works, that the household can use its controls, and what it costs them to run.",
-    "Offer help with energy costs: Simple Energy Advice (www.simpleenergyadvice.org.uk) in England, Nest "
-    "(www.gov.wales/nest) in Wales, the Warm Home Discount, the energy supplier's Priority Services Register and "
+    "Offer help with energy costs: Simple Energy Advice (www.simpleenergyadvice.org.uk) in England, Nest's free "
+    "advice (nest.gov.wales, 0808 808 2244) in Wales, the Warm Home Discount, the energy supplier's Priority Services Register and "
     "payment support, and Citizens Advice.",
     "Look for draughts, missing insulation and windows or doors that do not close.",
 )
