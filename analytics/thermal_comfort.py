@@ -24,9 +24,9 @@ References
    ISBN 978-1-912034-17-1.
 .. [4] CIBSE (2013). TM52: The limits of thermal comfort: avoiding overheating in European buildings.
    ISBN 978-1-906846-34-3; the adaptive limits of BS EN 15251:2007, annex A.
-.. [5] CIBSE (2006). Guide A: Environmental design, 7th edition: the static overheating criteria for dwellings
-   (living areas 28 °C, bedrooms 26 °C, each for at most 1 % of annual occupied hours), which TM59 replaced
-   for design; used here only where no outdoor temperature is measured for the adaptive limit.
+.. [5] CIBSE (2006). Guide A: Environmental design, 7th edition: the static overheating criterion for living
+   areas of dwellings (operative temperature above 28 °C for at most 1 % of annual occupied hours), which TM59
+   replaced for design; used here only where no outdoor temperature is measured for the adaptive limit.
 """
 
 from __future__ import annotations
