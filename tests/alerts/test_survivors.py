@@ -137,7 +137,7 @@ def test_an_address_a_real_smtp_server_refuses_fails_once_and_is_not_retried(tmp
     try:
         with RefusingSmtp("gone@example.org") as server:
             settings = alert_settings.model_copy(update={
-                "smtp_host": "127.0.0.1", "smtp_port": server.port, "smtp_starttls": False, "smtp_timeout_s": 5.0})
+                "smtp_host": "127.0.0.1", "smtp_port": server.port, "smtp_starttls": False, "smtp_timeout_s": 30.0})
             with database.session() as session:
                 for key, address in (("a", "gone@example.org"), ("b", "here@example.org")):
                     enqueue(session, channel="email", recipient=address, message_type="ventilation", body="Hello",
