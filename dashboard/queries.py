@@ -416,6 +416,21 @@ def _ordered_uprns(session: Session, filters: RiskFilters, run_id: int | None) -
     return np.array([uprn.encode("ascii") for uprn in session.scalars(query)], dtype="S12")
 
 
+def _kept_order(session: Session, filters: RiskFilters, run_id: int | None) -> np.ndarray:
+    """:func:`_ordered_uprns`, kept between requests by the list version (any page of the same filters)."""
+    from dashboard.portfolio import CACHE
+
+    key = (str(session.get_bind().url), "risk order", _recent_list_version(session),
+           dataclasses.replace(filters, page=1))
+    return CACHE.get_or_make(key, lambda: _ordered_uprns(session, filters, run_id))
+
+
+def warm_risk_list(session: Session, filters: RiskFilters | None = None) -> None:
+    """Compute (or find kept) the risk list's order for ``filters`` (default: everyone, by score)."""
+    run = latest_run(session)
+    _kept_order(session, filters or RiskFilters(), run.id if run is not None else None)
+
+
 def _details(session: Session, uprns: Sequence[str], run_id: int | None) -> dict[str, Sequence[Any]]:
     """The risk list's columns (without data health) of the homes named."""
     open_cases = (
@@ -462,11 +477,7 @@ def risk_page(session: Session, filters: RiskFilters, *, now: dt.datetime, offli
     if filters.sort != "last_reading":
         # The order depends only on the register, the latest run and open cases: kept between requests (see
         # list_version), so paging through 100 000 homes does not sort them again for every page.
-        from dashboard.portfolio import CACHE
-
-        key = (str(session.get_bind().url), "risk order", _recent_list_version(session),
-               dataclasses.replace(filters, page=1))
-        ordered = CACHE.get_or_make(key, lambda: _ordered_uprns(session, filters, run_id))
+        ordered = _kept_order(session, filters, run_id)
         total = len(ordered)
         last_page = max(1, math.ceil(total / per_page))
         if filters.page > last_page:

@@ -6,7 +6,8 @@ binding the port once; every copy accepts from the same listening socket (the ke
 connection to one of them), so no reverse proxy or new dependency is needed. The parent only watches: it
 starts a copy again if one dies, and stops them all on Ctrl-C or SIGTERM.
 
-The portfolio summary's figures take seconds on 100 000 homes when the data has changed. They are computed
+The portfolio summary's figures take seconds on 100 000 homes when the data has changed, and the whole
+risk list's order (every home, by score) most of a second. They are computed
 before the port is opened (in the parent, so every forked copy starts with them) and kept fresh by a
 background thread in each copy (:class:`Refresher`), which looks at the cheap data version every few
 seconds and computes the figures again when it moved or the hour turned; a request only pays for them if it
@@ -43,12 +44,13 @@ class ServingError(Exception):
 
 
 def warm(database) -> float:
-    """Compute (or find kept) the portfolio summary's figures now; the seconds it took."""
-    from dashboard import portfolio
+    """Compute (or find kept) the portfolio summary's figures and the whole risk list's order; the seconds."""
+    from dashboard import portfolio, queries
 
     started = time.perf_counter()
     with database.session() as session:
         portfolio.summary_figures(session, dt.datetime.now(dt.UTC))
+        queries.warm_risk_list(session)
     return time.perf_counter() - started
 
 
