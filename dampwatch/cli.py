@@ -57,6 +57,7 @@ class Context:
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+            self._store = None  # asked for again (a forked dashboard process), a new one is opened
         if self._database is not None:
             self._database.dispose()
 
