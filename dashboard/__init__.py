@@ -98,6 +98,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.extensions[EXTENSION_KEY] = AppParts(settings, database or Database(settings.database_url), store)
 
     app.url_map.converters["int"] = BoundedIntConverter
+    # A path with '//' (an id holding an encoded '/') is a 404 like any other unknown path, not a 308 redirect to a
+    # different resource: the API answers every bad id in JSON, and no page is reached by a path it did not ask for.
+    app.url_map.merge_slashes = False
     _trust_proxies(app, settings.web_trusted_proxies)
     _set_up_jinja(app)
     csrf.init_app(app)

@@ -476,3 +476,16 @@ def test_a_tenant_sees_only_the_advice_sent_to_them(client_request, app):
     text = client_request.get("tenant.home").text
     assert "Advice for Sam" in text
     assert "Advice for Alex" not in text and "Advice for Pat" not in text
+
+
+@pytest.mark.parametrize("value", ["0/", "/", "12/34", "0%2F"])
+def test_an_id_holding_a_slash_is_a_json_404_not_a_redirect(api_client, value):
+    """'/api/v1/rooms/0%2F/readings' decodes to a path with '//': a JSON 404, never a 308 to another resource
+    (hypothesis found '0/')."""
+    from urllib.parse import quote
+
+    client, headers = api_client
+    for path in (f"/api/v1/rooms/{quote(value, safe='')}/readings", f"/api/v1/cases/{quote(value, safe='')}"):
+        response = client.get(path, headers=headers)
+        assert response.status_code in (400, 404), (path, response.status_code)
+        assert response.is_json, path
