@@ -37,6 +37,7 @@ from alerts.outbox import DeliveryError, Sender
 from core.errors import ConfigError
 from core.model_alerts import OutboxMessage
 from core.private_files import private_file
+from core.settings import name_value_pairs
 
 logger = logging.getLogger(__name__)
 
@@ -231,15 +232,7 @@ class LetterQueue:
 
 def parse_template_ids(text: str) -> dict[str, str]:
     """``"ventilation.sms=abc, ventilation.email=def"`` → ``{"ventilation.sms": "abc", ...}``."""
-    mapping = {}
-    for part in (text or "").split(","):
-        if not part.strip():
-            continue
-        key, sep, value = part.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise ConfigError(f"DAMPWATCH_NOTIFY_TEMPLATE_IDS: {part.strip()!r} is not '<type>.<sms|email>=<id>'")
-        mapping[key.strip()] = value.strip()
-    return mapping
+    return name_value_pairs(text, "DAMPWATCH_NOTIFY_TEMPLATE_IDS", "'<type>.<sms|email>=<id>'")
 
 
 def build_senders(settings) -> dict[str, Sender]:

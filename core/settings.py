@@ -357,6 +357,23 @@ class Settings(BaseSettings):
         return values
 
 
+def name_value_pairs(text: str | None, setting: str, form: str = "NAME=VALUE") -> dict[str, str]:
+    """A list setting such as ``"a=1, b=2"`` (commas or new lines) as a dict; ``ConfigError`` names the bad item.
+
+    The error shows only the part before ``=``, so a secret in the value never reaches a log or a terminal.
+    """
+    pairs: dict[str, str] = {}
+    for item in (text or "").replace("\n", ",").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, separator, value = item.partition("=")
+        if not separator or not name.strip() or not value.strip():
+            raise ConfigError(f"{setting}: {name.strip()!r}... must be {form}")
+        pairs[name.strip()] = value.strip()
+    return pairs
+
+
 def _hide_url_password(url: str) -> str:
     import urllib.parse
 

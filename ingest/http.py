@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 from core.errors import ConfigError, DampWatchError
+from core.settings import name_value_pairs
 from ingest.batch import BatchResult, RawMessage
 
 if TYPE_CHECKING:
@@ -80,23 +81,10 @@ class Response:
     headers: tuple[tuple[str, str], ...] = ()
 
 
-def _pairs(text: str, setting: str) -> dict[str, str]:
-    pairs: dict[str, str] = {}
-    for item in text.replace("\n", ",").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        name, separator, value = item.partition("=")
-        if not separator or not name.strip() or not value.strip():
-            raise ConfigError(f"{setting}: {item.split('=')[0]!r}... must be NAME=VALUE")
-        pairs[name.strip()] = value.strip()
-    return pairs
-
-
 def integrations_from_settings(settings: Settings) -> dict[str, Integration]:
     """The configured integrations; :class:`ConfigError` saying how to fix a bad name, format or secret."""
-    formats = _pairs(settings.ingest_http_integrations, "DAMPWATCH_INGEST_HTTP_INTEGRATIONS")
-    secrets = _pairs(settings.ingest_http_secrets or "", "DAMPWATCH_INGEST_HTTP_SECRETS")
+    formats = name_value_pairs(settings.ingest_http_integrations, "DAMPWATCH_INGEST_HTTP_INTEGRATIONS")
+    secrets = name_value_pairs(settings.ingest_http_secrets, "DAMPWATCH_INGEST_HTTP_SECRETS")
     if not formats:
         raise ConfigError(
             "no HTTP integration is configured; set DAMPWATCH_INGEST_HTTP_INTEGRATIONS (e.g. council-cs=chirpstack) "

@@ -92,3 +92,29 @@ def test_readme_documents_every_setting():
         assert f"`{name}`" in readme, name
         assert default == "" or f"`{default}`" in readme, (name, default)
     assert len(Settings.model_fields) == len(describe_settings())
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("", {}),
+    (None, {}),
+    (" a=1, b = two ,", {"a": "1", "b": "two"}),
+    ("a=1\nb=2", {"a": "1", "b": "2"}),
+    ("k=x=y", {"k": "x=y"}),
+    ("a=1, a=2", {"a": "2"}),
+])
+def test_name_value_pairs_reads_lists_of_pairs(text, expected):
+    """NAME=VALUE lists (commas or new lines; the first '=' splits; a later name wins), table written by hand."""
+    from core.settings import name_value_pairs
+
+    assert name_value_pairs(text, "DAMPWATCH_X") == expected
+
+
+@pytest.mark.parametrize("text", ["council", "council=", "=s3cret-value-0123456789", "a=1, b"])
+def test_name_value_pairs_names_the_bad_item_without_its_value(text):
+    """A bad item is a ConfigError naming the setting and the form, never echoing a value (it may be a secret)."""
+    from core.errors import ConfigError
+    from core.settings import name_value_pairs
+
+    with pytest.raises(ConfigError, match="DAMPWATCH_X") as caught:
+        name_value_pairs(text, "DAMPWATCH_X")
+    assert "s3cret" not in str(caught.value) and "NAME=VALUE" in str(caught.value)
