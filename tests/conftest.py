@@ -12,6 +12,9 @@ import pytest
 from core.mqtt import MosquittoBroker, mosquitto_binary
 from core.settings import Settings
 
+# Session fixtures more than one folder uses (one definition, so each is built once per run).
+pytest_plugins = ("tests.session_fixtures",)
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 POSTGRES_ADMIN_URL = os.environ.get("DAMPWATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 

@@ -132,40 +132,6 @@ class ScoredEstate:
         return f"sqlite:///{folder}/app.db", f"sqlite:///{folder}/readings.db"
 
 
-@pytest.fixture(scope="session")
-def winter_sim() -> simulator.Simulation:
-    """Forty homes over three winter weeks, every sensor fault switched on."""
-    return simulator.simulate(simulator.build_estate(seed=11, homes=40), WINTER_START, days=21)
-
-
-@pytest.fixture(scope="session")
-def scored_estate(winter_sim, tmp_path_factory) -> ScoredEstate:
-    """The winter estate in a SQLite store and app database, scored (physics) at the end of its window."""
-    from analytics.scoring import score_estate
-
-    folder = tmp_path_factory.mktemp("scored_estate")
-    sim = winter_sim
-    truth = sim.truth
-    healthy = sorted(set(truth.loc[~truth["property_damp_prone"], "uprn"]))
-    offline_uprn, gap_uprn = healthy[0], healthy[1]
-    expected = sim.expected
-    end = sim.end
-    week = pd.Timedelta(days=7)
-    silent = (expected["device_id"] == f"sim-{offline_uprn}-living_room") & (expected["ts"] >= end - week)
-    gap = (expected["device_id"] == f"sim-{gap_uprn}-bedroom_1") & (expected["ts"] >= end - 2 * week) & (
-        expected["ts"] < end - week)
-    store = SQLiteReadingsStore(f"sqlite:///{folder}/readings.db")
-    store.write(readings_from(expected[~silent & ~gap]))
-    database = Database(f"sqlite:///{folder}/app.db")
-    register(sim, database, folder)
-    score_estate(database, store, now=end, full=True)
-    try:
-        yield ScoredEstate(sim, database, store, end, folder, offline_uprn, gap_uprn)
-    finally:
-        store.close()
-        database.dispose()
-
-
 def inspections(rng: np.random.Generator, homes: int = 150, signal: float = 2.5, beyond_physics: float = 2.0
                 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Synthetic training data: two inspections per home, mould found more often the higher the physics
@@ -181,12 +147,3 @@ def inspections(rng: np.random.Generator, homes: int = 150, signal: float = 2.5,
     logit = signal * X["physics_score"].to_numpy() + beyond_physics * X["mould_index"].to_numpy() - 0.5
     y = rng.random(n) < 1.0 / (1.0 + np.exp(-logit))
     return X, y, np.repeat(np.arange(homes), 2).astype(str)
-
-
-@pytest.fixture(scope="session")
-def trained_model():
-    """A model trained on synthetic inspections with a clear signal (it passes its quality gate), and its data."""
-    from analytics.risk_model import train
-
-    X, y, groups = inspections(np.random.default_rng(3))
-    return train(X, y, groups, capacity_pct=10, data={"outcomes_file": "synthetic.csv"}), X

@@ -33,17 +33,6 @@ STAFF_PASSWORD_HASH = generate_password_hash(STAFF_PASSWORD, method="pbkdf2:sha2
 DASHBOARD_ESTATE_START = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
 
 
-@pytest.fixture(scope="session")
-def _migrated_database_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty app database migrated once per session (copied for each test: migrating takes ~1 s)."""
-    path = tmp_path_factory.mktemp("dashboard_template") / "app.db"
-    database = Database(f"sqlite:///{path}")
-    with database.engine.connect() as connection:
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    database.dispose()
-    return path
-
-
 def dashboard_settings(settings: Settings, **overrides: Any) -> Settings:
     """The test settings with the dashboard's testing config and a fixed secret key."""
     return settings.model_copy(update={"web_config": "testing", "web_secret_key": "test-secret-key", **overrides})
