@@ -112,13 +112,13 @@ class Esp32Board:
     # -- time --------------------------------------------------------------------------------
 
     def sleep_ms(self, ms):
-        time.sleep_ms(ms)
+        time.sleep_ms(ms)  # type: ignore[attr-defined]  # MicroPython's time module
 
     def ticks_ms(self):
-        return time.ticks_ms()
+        return time.ticks_ms()  # type: ignore[attr-defined]  # MicroPython's time module
 
     def ticks_diff(self, a, b):
-        return time.ticks_diff(a, b)
+        return time.ticks_diff(a, b)  # type: ignore[attr-defined]  # MicroPython's time module
 
     def time(self):
         return time.time()
@@ -173,11 +173,11 @@ class Esp32Board:
         except OSError as exc:
             self.log("wifi: %r" % (exc,))
             return False
-        deadline = time.ticks_add(time.ticks_ms(), timeout_s * 1000)
-        while time.ticks_diff(deadline, time.ticks_ms()) > 0:
+        deadline = time.ticks_add(time.ticks_ms(), timeout_s * 1000)  # type: ignore[attr-defined]  # MicroPython's time module
+        while time.ticks_diff(deadline, time.ticks_ms()) > 0:  # type: ignore[attr-defined]  # MicroPython's time module
             if wlan.isconnected():
                 return True
-            time.sleep_ms(100)
+            time.sleep_ms(100)  # type: ignore[attr-defined]  # MicroPython's time module
         return wlan.isconnected()
 
     def wifi_off(self):

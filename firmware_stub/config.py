@@ -67,6 +67,13 @@ class ConfigError(ValueError):
 class Config:
     """Validated settings; every field of the file is an attribute."""
 
+    # The fields the properties below read, declared for the type checker (no annotations: MicroPython);
+    # __init__ sets every field, these class values are never seen.
+    device_id = ""
+    broker_port = 0
+    tls = True
+    topic_prefix = ""
+
     def __init__(self, values):
         for name in _FIELDS:
             setattr(self, name, values[name])
@@ -113,6 +120,8 @@ def _check_field(name, value):
         if value is not True and value is not False:
             _fail(name, "must be true or false (got %s)" % json.dumps(value))
         return value
+    # Every kind but bool has both bounds.
+    assert low is not None and high is not None
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             _fail(name, "must be a whole number between %d and %d (got %s)" % (low, high, json.dumps(value)))

@@ -114,7 +114,8 @@ class DualSlot:
     def save(self, values):
         """Write ``values`` (a tuple matching the format) over the older copy."""
         if self._generation is None:
-            self.load()
+            self.load()  # sets it
+        assert self._generation is not None
         generation = self._generation + 1
         body = struct.pack(_GEN_FORMAT, generation) + struct.pack(self.fmt, *values)
         record = body + struct.pack(_CRC_FORMAT, crc32(body))
@@ -122,7 +123,7 @@ class DualSlot:
         try:
             f = open(self.path, "r+b")
         except OSError:
-            f = open(self.path, "wb")
+            f = open(self.path, "w+b")
             f.write(bytes(2 * self.slot_size))
         try:
             f.seek(offset)

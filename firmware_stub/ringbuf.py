@@ -162,7 +162,7 @@ class RingBuffer:
     def peek(self, count, after=0):
         """Up to ``count`` of the oldest live readings with a seq above ``after``, oldest first, kept in place."""
         slots = [slot for slot in self._live_slots() if self._slot_seq[slot] > after][:count]
-        readings = []
+        readings = []  # type: list[Reading]
         if not slots:
             return readings
         with open(self.data_path, "rb") as f:

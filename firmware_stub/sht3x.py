@@ -134,7 +134,7 @@ class SHT3x:
         Raises ``CRCError`` when every attempt failed its CRC and ``SensorError``
         when the last failure was on the bus (sensor missing or not answering).
         """
-        last = None
+        last = None  # type: Exception | None
         for _ in range(self.attempts):
             try:
                 raw_t, raw_rh = self.read_raw()

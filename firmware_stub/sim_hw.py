@@ -530,7 +530,7 @@ class MQTTClient:
             protocol=mqtt.MQTTv311,
         )
         if self.user is not None:
-            client.username_pw_set(_text(self.user), self.password)
+            client.username_pw_set(_text(self.user), self.password)  # type: ignore[arg-type]  # paho sends a bytes password as it is
         if self._will is not None:
             topic, payload, qos, retain = self._will
             client.will_set(topic, payload, qos, retain)
@@ -539,7 +539,7 @@ class MQTTClient:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = lambda _c, _u, _mid, codes, _p: self._subacks.extend(codes)
-        client.on_message = lambda _c, _u, message: self._inbox.append((message.topic.encode(), message.payload))
+        client.on_message = lambda _c, _u, message: self._inbox.append((message.topic.encode(), bytes(message.payload)))
         self._connack = None
         self._lost = False
         self._paho = client
