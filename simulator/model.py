@@ -127,6 +127,8 @@ def room_table(estate: Estate) -> RoomTable:
             # A room whose walls are colder than the rest of the home's loses heat faster through them:
             # conduction scales with U, and 1 - f_Rsi = R_si U (BS EN ISO 13788), so the wall's share of the
             # room's loss grows by (1 - f_room) / (1 - f_home).
+            if room.f_rsi is None:  # only the outdoor "room" has none
+                raise ValueError(f"indoor room {room.slug} of home {home.uprn} has no f_rsi")
             wall_ratio = (1.0 - room.f_rsi) / (1.0 - home_f)
             cols["loss_rate_per_h"].append((1.0 + FABRIC_LOSS_SHARE * (wall_ratio - 1.0)) / b.time_constant_h)
             cols["gain_k"].append(b.internal_gain_k)
@@ -528,7 +530,9 @@ def build_day(
     """
     n_rooms = rooms.n_rooms
     noon = dt.datetime.combine(date, dt.time(12), tzinfo=dt.UTC)
-    offset = int(noon.astimezone(LOCAL_TZ).utcoffset().total_seconds() // 60)  # local = UTC + offset
+    utc_offset = noon.astimezone(LOCAL_TZ).utcoffset()
+    assert utc_offset is not None  # an aware datetime always has one
+    offset = int(utc_offset.total_seconds() // 60)  # local = UTC + offset
     weekend = date.weekday() >= 5
     rng = np.random.default_rng([estate.seed, 3, date.toordinal()])
     hm = rooms.homes

@@ -131,7 +131,7 @@ class Simulation:
     def _batches(self) -> dict[tuple[int, int], list[bytes]]:
         """Batch payloads keyed by (device, slot at which it was sent)."""
         r = self.readings
-        out: dict[tuple[int, int], list[bytes]] = {}
+        out: dict[tuple[int, int], list[int]] = {}  # slots of the readings in each batch
         for d, k in zip(*np.nonzero(r.status == sensors.BUFFERED), strict=True):
             out.setdefault((int(d), int(r.batch_at[d, k])), []).append(int(k))
         payloads = {}

@@ -129,6 +129,7 @@ def measure(
         near 3.0 V (one or two devices near 2.56 V) and drain slowly, sagging
         a little in the cold.
     """
+    n_devices: int
     n_devices, _ = true_temperature_c.shape
     t_offset = np.clip(
         rng.normal(0.0, 0.1, n_devices), -C.SENSOR_TEMPERATURE_ACCURACY_C, C.SENSOR_TEMPERATURE_ACCURACY_C
