@@ -30,7 +30,7 @@ class BatchResult:
 
     stored: int = 0
     duplicates: int = 0
-    rejected: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    rejected: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
     seconds: float = 0.0
     ignored: int = 0  # messages of other systems that carry no reading (joins, status, bridge messages)
     spooled: int = 0  # messages put in the spool because the store could not take them

@@ -21,7 +21,8 @@ import dataclasses
 import datetime as dt
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypedDict
 
 from sqlalchemy import delete, select
 
@@ -82,7 +83,19 @@ def summarise(rejections: list[Rejection]) -> tuple[str, str, str | None]:
     return reason, detail, first.device_id if len(devices) == 1 else None
 
 
-def dead_letter_row(message: RawMessage, rejections: list[Rejection]) -> dict:
+class DeadLetterRow(TypedDict):
+    """The columns of one :class:`core.model.DeadLetter` row, as inserted."""
+
+    received_at: dt.datetime
+    topic: str
+    device_id: str | None
+    reason: str
+    detail: str
+    payload_excerpt: str
+    payload_bytes: int
+
+
+def dead_letter_row(message: RawMessage, rejections: list[Rejection]) -> DeadLetterRow:
     """The one row recorded for ``message`` (insert it into :class:`core.model.DeadLetter`)."""
     reason, detail, device_id = summarise(rejections)
     return {
@@ -105,12 +118,12 @@ class _Window:
 class DeadLetterLog:
     """Logs dead letters at most once per ``interval_s`` per (device, reason), saying how many were not logged."""
 
-    def __init__(self, interval_s: float = LOG_INTERVAL_S, clock=time.monotonic) -> None:
+    def __init__(self, interval_s: float = LOG_INTERVAL_S, clock: Callable[[], float] = time.monotonic) -> None:
         self.interval_s = interval_s
         self._clock = clock
         self._windows: dict[tuple[str | None, str], _Window] = {}
 
-    def allow(self, key: tuple) -> bool:
+    def allow(self, key: tuple[str | None, str]) -> bool:
         """True at most once per ``interval_s`` for ``key`` (for other lines that must not flood the log)."""
         now = self._clock()
         window = self._windows.get(key)

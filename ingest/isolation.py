@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: Attribute the writer sets on an exception to name the part that failed (read back by :func:`failure_text`).
+PART_ATTRIBUTE = "dampwatch_part"
+
 #: Reason label counted in ``dampwatch_ingest_rejected`` for messages set aside in the quarantine.
 QUARANTINED = "quarantined"
 
@@ -73,8 +76,13 @@ def failure_text(exc: BaseException) -> str:
     text = str(orig) if orig is not None else str(exc)
     if orig is not None:  # the driver's first line; psycopg goes on with the statement ("LINE 1: INSERT ...")
         text = getattr(getattr(orig, "diag", None), "message_primary", None) or (text.splitlines() or [""])[0]
-    part = getattr(exc, "dampwatch_part", None)
+    part = getattr(exc, PART_ATTRIBUTE, None)
     return f"{part + ': ' if part else ''}{type(exc).__name__}: {text[:500]}"
+
+
+def name_failed_part(exc: BaseException, part: str) -> None:
+    """Tag ``exc`` (any library's exception) with the part that failed, e.g. ``"app database"``, for the logs."""
+    setattr(exc, PART_ATTRIBUTE, part)
 
 
 def is_outage(exc: BaseException, probe: Callable[[], bool]) -> bool:

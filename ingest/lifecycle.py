@@ -26,9 +26,14 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import DampWatchError
+
+if TYPE_CHECKING:
+    from prometheus_client import Gauge
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +124,9 @@ def die_with_parent(parent_pid: int) -> bool:
 class StallWatchdog:
     """Readings spooled but none stored for longer than ``stall_after_s``: an error log line and a gauge."""
 
-    def __init__(self, stall_after_s: float, gauge=None, *, clock=time.monotonic) -> None:
+    def __init__(
+        self, stall_after_s: float, gauge: Gauge | None = None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.stall_after_s = stall_after_s
         self.gauge = gauge
         self._clock = clock

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
@@ -74,7 +75,7 @@ class IngestMetrics:
             registry=self.registry,
         )
 
-        self._server = None
+        self._server: WSGIServer | None = None
 
     def serve(self, port: int, bind: str = "127.0.0.1") -> int:
         """Serve ``/metrics`` on ``bind:port`` in a background thread; return the port."""

@@ -84,7 +84,7 @@ class DeviceStatus:
 
     device_id: str
     status: str
-    detail: dict
+    detail: dict[str, object]  # the status message's JSON object ({} for a bare string)
 
 
 @dataclasses.dataclass(slots=True)
@@ -236,7 +236,7 @@ class _DuplicateKey(Exception):
         self.key = key
 
 
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     """``object_pairs_hook`` for :func:`json.loads`: an object naming a key twice is refused, not "last wins"."""
     document = dict(pairs)
     if len(document) != len(pairs):
@@ -279,8 +279,7 @@ def finite_float(value: object, name: str) -> float:
 
 def float_in_range(value: object, name: str, low: float, high: float, reason: str, unit: str = "") -> float:
     """``value`` as a float within ``[low, high]``, else ``InvalidReading(reason)`` (huge integers included)."""
-    kind = type(value)
-    if (kind is float or kind is int) and low <= value <= high:  # the common case; NaN fails the comparison
+    if (type(value) is float or type(value) is int) and low <= value <= high:  # the common case; NaN fails it
         return float(value)
     if isinstance(value, int) and not isinstance(value, bool) and not -MAX_ABS_INT < value < MAX_ABS_INT:
         raise InvalidReading(reason, f"'{name}' {describe_number(value)} is outside {low:g}..{high:g}{unit}")
@@ -389,7 +388,7 @@ def device_time(
     return check_device_time(ts, received_at, max_future_s, name)
 
 
-def _number(item: dict, name: str, *, required: bool) -> float | None:
+def _number(item: dict[str, object], name: str, *, required: bool) -> float | None:
     value = item.get(name)
     if value is None:
         if required:

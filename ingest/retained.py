@@ -26,6 +26,7 @@ import logging
 import os
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def digest(payload: bytes) -> int:
 class RetainedFilter:
     """Decides whether a message is a retained replay; remembers what was made durable."""
 
-    def __init__(self, path: Path | None, *, clock=time.monotonic) -> None:
+    def __init__(self, path: Path | None, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.path = path
         self._clock = clock
         self._last: dict[str, int] = {}

@@ -13,17 +13,23 @@ import dataclasses
 import datetime as dt
 import logging
 import time
+from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, case, cast, insert, select, update
+from sqlalchemy import Table, bindparam, case, cast, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.dml import Insert, Update
 
 from core.db import Database
-from core.model import DeadLetter, Device, DeviceHealth
+from core.model import Base, DeadLetter, Device, DeviceHealth
 from core.readings import FLAG_UNTIMED, Reading, ReadingsStore, WriteResult
 from core.settings import Settings
 from ingest.batch import BatchResult, RawMessage
-from ingest.deadletters import DeadLetterLog, db_text, dead_letter_row, prune_dead_letters
+from ingest.deadletters import DeadLetterLog, DeadLetterRow, db_text, dead_letter_row, prune_dead_letters
+from ingest.isolation import name_failed_part
 from ingest.parse import DeviceStatus, ParseResult, Reason, Rejection, parse
+
+if TYPE_CHECKING:
+    from ingest.adapters.registry import AdapterRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +39,9 @@ DEVICE_LOOKUP_CHUNK = 500
 PRUNE_INTERVAL_S = 3600.0
 #: Devices whose last untimed reading is remembered (for keeping untimed readings apart) before starting afresh.
 UNTIMED_DEVICES_MAX = 200_000
+
+#: What tells a retried batch from another: its length and its first and last messages' topics and times.
+_BatchKey = tuple[int, str, float, str, float] | tuple[()]
 
 
 @dataclasses.dataclass
@@ -50,7 +59,7 @@ class BatchWriter:
     #: A batch whose readings reached the store but whose device health did not reach the app
     #: database (the connection broke): its key and what the store said. Written again, the store
     #: finds those readings already there; health and the counters must still count them once.
-    _unrecorded: tuple[tuple, WriteResult] | None = None
+    _unrecorded: tuple[_BatchKey, WriteResult] | None = None
 
     def __init__(self, settings: Settings, store: ReadingsStore, database: Database) -> None:
         self.settings = settings
@@ -104,7 +113,7 @@ class BatchWriter:
                 dead.append((message, rejection))
             if result.status is not None:
                 statuses.append((result.status, message.received))
-            unknown: collections.Counter = collections.Counter()
+            unknown: collections.Counter[str] = collections.Counter()
             for reading in result.readings:
                 if reading.device_id in known:
                     readings.append(reading)
@@ -118,14 +127,15 @@ class BatchWriter:
             try:
                 self._record(readings, write.stored_by_device, dead, statuses, batch)
             except SQLAlchemyError as exc:
-                exc.dampwatch_part = "app database"  # logs name the part that failed (ingest.isolation.failure_text)
+                name_failed_part(exc, "app database")  # logs name the part that failed (isolation.failure_text)
                 raise
             self._unrecorded = None
         except BaseException:
-            self._untimed_last.update(undo)  # the batch will be written again: the same times again
-            for device_id, before in undo.items():
+            for device_id, before in undo.items():  # the batch will be written again: the same times again
                 if before is None:
-                    del self._untimed_last[device_id]
+                    self._untimed_last.pop(device_id, None)
+                else:
+                    self._untimed_last[device_id] = before
             raise
         self._maybe_prune()
         return BatchResult(
@@ -144,14 +154,15 @@ class BatchWriter:
         reading as a duplicate and device health would miss them all (measured: 265 of each after a
         PostgreSQL connection was terminated).
         """
-        key = (len(batch), batch[0].topic, batch[0].received_at, batch[-1].topic, batch[-1].received_at) if batch else ()
+        key: _BatchKey = (len(batch), batch[0].topic, batch[0].received_at, batch[-1].topic, batch[-1].received_at) if batch else ()
         previous = self._unrecorded
         if previous is not None and previous[0] == key:
             before = previous[1]
-            by_device = None
+            by_device: dict[str, int] | None = None
             if before.stored_by_device is not None and write.stored_by_device is not None:
-                by_device = collections.Counter(before.stored_by_device) + collections.Counter(write.stored_by_device)
-                by_device = dict(by_device)
+                by_device = dict(
+                    collections.Counter(before.stored_by_device) + collections.Counter(write.stored_by_device)
+                )
             stored = before.stored + write.stored
             write = WriteResult(stored=stored, duplicates=max(0, write.stored + write.duplicates - stored),
                                 stored_by_device=by_device)
@@ -283,12 +294,12 @@ class BatchWriter:
                     .values(status=db_text(status.status, 20), status_at=at)
                 )
 
-    def _dead_letter_rows(self, dead: list[tuple[RawMessage, Rejection]]) -> list[dict]:
+    def _dead_letter_rows(self, dead: list[tuple[RawMessage, Rejection]]) -> list[DeadLetterRow]:
         """One row per message, however many of its items were rejected; each logged at a bounded rate."""
         by_message: dict[int, tuple[RawMessage, list[Rejection]]] = {}
         for message, rejection in dead:
             by_message.setdefault(id(message), (message, []))[1].append(rejection)
-        rows = []
+        rows: list[DeadLetterRow] = []
         for message, rejections in by_message.values():
             row = dead_letter_row(message, rejections)
             self._dead_log.record(message.topic, row["reason"], row["detail"], row["device_id"])
@@ -320,7 +331,7 @@ class BatchWriter:
         return self._known_devices
 
 
-def adapter_registry(settings: Settings):
+def adapter_registry(settings: Settings) -> AdapterRegistry | None:
     """The adapters the settings route topics to, or None when only native payloads are taken."""
     if not settings.ingest_adapters.strip():
         return None
@@ -329,23 +340,28 @@ def adapter_registry(settings: Settings):
     return registry_from_settings(settings)
 
 
-def _insert_ignore(dialect: str, model: type):
+def _insert_ignore(dialect: str, model: type[Base]) -> Insert:
     """INSERT that skips rows whose primary key exists (SQLite and PostgreSQL spell it alike)."""
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(model).on_conflict_do_nothing()
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(model).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(model).on_conflict_do_nothing()
 
 
-def _health_update():
+def _health_update() -> Update:
     """One UPDATE per device, run as executemany: newest reading wins, counters add, seq span widens."""
-    h = DeviceHealth.__table__.c
+    table = DeviceHealth.__table__
+    if not isinstance(table, Table):  # a __tablename__ maps to a Table; SQLAlchemy types it as any FromClause
+        raise TypeError(f"DeviceHealth is mapped to a {type(table).__name__}, not a table")
+    h = table.c
     seen, battery = bindparam("seen", type_=h.last_seen.type), bindparam("battery", type_=h.battery_v.type)
     newer = (h.last_seen.is_(None)) | (seen >= h.last_seen)
     min_seq, max_seq = bindparam("min_seq", type_=h.first_seq.type), bindparam("max_seq", type_=h.last_seq.type)
     return (
-        update(DeviceHealth.__table__)
+        update(table)
         .where(h.device_id == bindparam("id"))
         .values(
             last_seen=case((newer, seen), else_=h.last_seen),
