@@ -84,8 +84,12 @@ def _ts_value(ts: str) -> str | float:
     return float(ts) if ts.replace(".", "", 1).isdigit() else ts
 
 
-def _row_document(row: dict[str, str]) -> dict:
-    document: dict = {}
+#: One reading as the native parser takes it (numbers, and the time as text or epoch seconds).
+_Document = dict[str, object]
+
+
+def _row_document(row: dict[str, str]) -> _Document:
+    document: _Document = {}
     for name in ("temperature_c", "humidity_pct", "battery_v"):
         text = (row.get(name) or "").strip()
         if text:
@@ -110,7 +114,7 @@ def _quantity(text: str, where: str) -> str:
 class _Counted:
     """A :class:`csv.DictReader` that counts the rows it gives (its ``line_num`` passes through)."""
 
-    def __init__(self, reader: csv.DictReader) -> None:
+    def __init__(self, reader: csv.DictReader[str]) -> None:
         self.reader = reader
         self.rows = 0
 
@@ -125,7 +129,7 @@ class _Counted:
 
 
 #: One item from a layout reader: the line, and either (device_id, document) or an error message.
-_Item = tuple[int, str, dict | None, str]
+_Item = tuple[int, str, _Document | None, str]
 
 
 def _standard(reader: _Counted) -> Iterator[_Item]:
@@ -139,7 +143,7 @@ def _standard(reader: _Counted) -> Iterator[_Item]:
 
 def _split(reader: _Counted) -> Iterator[_Item]:
     """Pair temperature and humidity rows of the same device and time (the time as written)."""
-    pending: dict[tuple[str, str], tuple[int, dict]] = {}
+    pending: dict[tuple[str, str], tuple[int, _Document]] = {}
     for row in reader:
         line = reader.line_num
         device_id = (row.get("device_id") or "").strip()
@@ -224,7 +228,7 @@ def _wide(reader: _Counted, ts_column: str, devices: dict[str, dict[str, str]]) 
                 if not t_text or not h_text:
                     gap = columns["humidity_pct"] if t_text else columns["temperature_c"]
                     raise InvalidReading("missing_field", f"{gap!r} is blank for {device_id} at {ts_text}")
-                document = {"ts": _ts_value(ts_text), "temperature_c": _number(t_text, columns["temperature_c"]),
+                document: _Document = {"ts": _ts_value(ts_text), "temperature_c": _number(t_text, columns["temperature_c"]),
                             "humidity_pct": _number(h_text, columns["humidity_pct"])}
             except InvalidReading as bad:
                 yield reader.line_num, device_id, None, f"{bad.reason}: {bad.detail}"

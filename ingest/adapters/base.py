@@ -10,7 +10,7 @@ import logging
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from core.errors import ConfigError
 from core.model import DEVICE_ID_PATTERN
@@ -129,6 +129,10 @@ LORAWAN_FIELDS: tuple[FieldRule, ...] = (
     *_rules("battery_v", "battery_mv", "vdd", convert=_millivolts_to_volts),
 )
 
+@overload
+def _numeric(value: float) -> float: ...  # an int or float (bool included) comes back a float or the bool
+@overload
+def _numeric(value: object) -> object: ...
 def _numeric(value: object) -> object:
     """A number or numeric string as a float; anything else unchanged (validation rejects it).
 
@@ -179,7 +183,7 @@ def load_json(payload: bytes) -> object:
     return decode_payload(payload)
 
 
-def _object(document: object, what: str) -> dict:
+def _object(document: object, what: str) -> dict[str, Any]:  # a JSON object: values of any JSON type
     if not isinstance(document, dict):
         raise InvalidReading(Reason.NOT_AN_OBJECT, f"{what} is a JSON {type(document).__name__}, not an object")
     return document

@@ -14,6 +14,7 @@ import binascii
 import datetime as dt
 import json
 from collections.abc import Mapping
+from typing import Any
 
 from ingest.adapters.base import (
     AdapterOptions,
@@ -73,7 +74,7 @@ def chirpstack_event(
             detail += "; set the ChirpStack integration's marshaler to JSON"
         return _rejected(bad.reason, detail, _known_device_id("chirpstack", dev_eui, options.mapping, "lorawan"))
     ts = document.get("time") or earliest_gateway_time(document.get("rxInfo"))
-    if use_codec(decoded, options, "chirpstack", dev_eui):
+    if decoded is None or use_codec(decoded, options, "chirpstack", dev_eui):
         return codec_result(
             "chirpstack", dev_eui, fport=document.get("fPort"), data=document.get("data"), ts=ts,
             seq=document.get("fCnt"), received_at=received_at, options=options, where=where,
@@ -150,7 +151,7 @@ def chirpstack_http(
     return chirpstack_event(dev_eui, event, payload, received_at=received_at, options=options)
 
 
-def body_dev_eui(document: dict) -> str | None:
+def body_dev_eui(document: dict[str, Any]) -> str | None:
     """The DevEUI of a ChirpStack event body, as 16 lower-case hex digits (None if absent or malformed)."""
     info = document.get("deviceInfo")
     candidate = info.get("devEui") if isinstance(info, dict) else document.get("devEUI")

@@ -35,7 +35,6 @@ class _Half:
     humidity_pct: object = None
     battery_v: object = None
     ts: object = None
-    at: dt.datetime | None = None
 
 
 class ShellyAdapter:
@@ -47,7 +46,7 @@ class ShellyAdapter:
     def __init__(self, pair_window_s: float = SHELLY_PAIR_WINDOW_S, max_pending: int = SHELLY_MAX_PENDING) -> None:
         self.pair_window_s = pair_window_s
         self.max_pending = max_pending
-        self._pending: dict[str, _Half] = {}
+        self._pending: dict[str, tuple[dt.datetime, _Half]] = {}  # by device: its arrival, the half-reading
         self._lock = threading.Lock()
 
     def __call__(
@@ -83,7 +82,7 @@ class ShellyAdapter:
             value = load_json(payload)
         except InvalidReading as bad:
             return _rejected(bad.reason, f"Shelly {shelly_id} {kind}: {bad.detail}")
-        half = _Half(**{"temperature_c" if kind == "temperature" else "humidity_pct": _numeric(value)})
+        half = _Half(temperature_c=_numeric(value)) if kind == "temperature" else _Half(humidity_pct=_numeric(value))
         return self._pair(shelly_id, half, **options)
 
     # Gen2+: <id>/events/rpc with NotifyStatus or NotifyFullStatus
@@ -99,7 +98,8 @@ class ShellyAdapter:
         params = document.get("params")
         if not isinstance(params, dict):
             return _rejected(Reason.WRONG_TYPE, f"Shelly {method} has no 'params' object")
-        shelly_id = document.get("src") if isinstance(document.get("src"), str) else prefix
+        src = document.get("src")
+        shelly_id = src if isinstance(src, str) else prefix
         half = _Half(ts=_shelly_ts(params.get("ts")))
         _read_components(params, half)
         if half.temperature_c is None and half.humidity_pct is None:
@@ -121,14 +121,13 @@ class ShellyAdapter:
         self, shelly_id: str, half: _Half, *, received_at: dt.datetime, mapping: Mapping[str, str] | None,
         max_future_s: float,
     ) -> AdapterResult:
-        half.at = received_at
         if half.temperature_c is None or half.humidity_pct is None:
             with self._lock:
                 waiting = self._pending.pop(shelly_id, None)
-                if waiting is not None and abs((received_at - waiting.at).total_seconds()) <= self.pair_window_s:
-                    half = _merge(waiting, half)
+                if waiting is not None and abs((received_at - waiting[0]).total_seconds()) <= self.pair_window_s:
+                    half = _merge(waiting[1], half)
                 if half.temperature_c is None or half.humidity_pct is None:
-                    self._remember(shelly_id, half)
+                    self._remember(shelly_id, received_at, half)
                     return AdapterResult(ignored=f"Shelly {shelly_id}: waiting for the other half of the reading")
         fields = {
             key: value
@@ -137,14 +136,14 @@ class ShellyAdapter:
             if value is not None
         }
         return _reading_result(
-            "shelly", shelly_id, "shelly", fields, ts=half.ts, received_at=half.at or received_at, mapping=mapping,
+            "shelly", shelly_id, "shelly", fields, ts=half.ts, received_at=received_at, mapping=mapping,
             max_future_s=max_future_s, where=f"Shelly {shelly_id}",
         )
 
-    def _remember(self, shelly_id: str, half: _Half) -> None:
-        self._pending[shelly_id] = half
+    def _remember(self, shelly_id: str, received_at: dt.datetime, half: _Half) -> None:
+        self._pending[shelly_id] = (received_at, half)
         if len(self._pending) > self.max_pending:
-            oldest = min(self._pending, key=lambda key: self._pending[key].at)
+            oldest = min(self._pending, key=lambda key: self._pending[key][0])
             del self._pending[oldest]
 
     def pending(self) -> int:
@@ -154,8 +153,8 @@ class ShellyAdapter:
 
 
 def _merge(older: _Half, newer: _Half) -> _Half:
-    """Two halves as one: the newer value of each field wins, stamped with the newer arrival."""
-    merged = _Half(at=newer.at)
+    """Two halves as one: the newer value of each field wins (the caller keeps the newer arrival)."""
+    merged = _Half()
     for name in ("temperature_c", "humidity_pct", "battery_v", "ts"):
         value = getattr(newer, name)
         setattr(merged, name, value if value is not None else getattr(older, name))

@@ -71,7 +71,7 @@ def tts_message(
         key, prefix = device_name, "tts"
     ts = uplink.get("received_at") or document.get("received_at")
     where = f"The Things Stack uplink of {device_name}"
-    if use_codec(decoded, options, "tts", key):
+    if decoded is None or use_codec(decoded, options, "tts", key):
         return codec_result(
             "tts", key, default_prefix=prefix, fport=uplink.get("f_port"), data=uplink.get("frm_payload"), ts=ts,
             seq=uplink.get("f_cnt"), received_at=received_at, options=options, where=where,
