@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from core.errors import DampWatchError
 from core.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from core.db import Database
+    from core.readings import ReadingsStore
 
 logger = logging.getLogger("dampwatch")
 
@@ -35,11 +40,11 @@ class Context:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._database = None
-        self._store = None
+        self._database: Database | None = None
+        self._store: ReadingsStore | None = None
 
     @property
-    def database(self):
+    def database(self) -> Database:
         if self._database is None:
             from core.db import Database
 
@@ -47,7 +52,7 @@ class Context:
         return self._database
 
     @property
-    def store(self):
+    def store(self) -> ReadingsStore:
         if self._store is None:
             from core.readings import open_store
 
@@ -81,9 +86,9 @@ def main(ctx: click.Context, check_config: bool, log_level: str | None) -> None:
         raise click.ClickException(str(exc)) from exc
     _setup_logging(log_level or settings.log_level)
     if check_config:
-        from dampwatch.commands_core import check_config
+        from dampwatch.commands_core import check_config as run_config_check
 
-        ctx.exit(check_config(settings))
+        ctx.exit(run_config_check(settings))
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
         ctx.exit(0)

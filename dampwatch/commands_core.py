@@ -4,6 +4,7 @@ broker's configuration (``dampwatch settings|db|properties|devices|broker``)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,7 +36,7 @@ def check_config(settings: Settings) -> int:
     problems = 0
     for key, value in settings.redacted().items():
         out.print(f"  {key} = {value}")
-    checks = [
+    checks: list[tuple[str, Callable[[], object]]] = [
         ("app database", lambda: Database(settings.database_url).dispose()),
         ("readings store", lambda: open_store(settings.readings_url).close()),
     ]
@@ -60,7 +61,7 @@ def check_config(settings: Settings) -> int:
     return 1 if problems else 0
 
 
-def _sensor_checks(settings: Settings) -> list:
+def _sensor_checks(settings: Settings) -> list[tuple[str, Callable[[], object]]]:
     """Adapter routes, the device map (with its codec column) and HTTP integrations, when configured."""
     from dampwatch.commands_sensors import sensor_checks
 

@@ -75,14 +75,25 @@ def demo(ctx: click.Context, homes: int, days: float, seed: int, fresh: bool, se
         thread.join(30)
     _print_summary(context, sim, ingestor)
     out.print("\nscoring every home's damp and mould risk from the readings just stored:")
-    ctx.invoke(ctx.find_root().command.get_command(ctx, "score"))
+    ctx.invoke(_command(ctx, "score"))
     out.print("the ground truth of each simulated home is in var/sim/truth.csv, to compare with 'dampwatch risk export'")
     out.print("\nevaluating the alarm rules on the new scores (alarms appear in the dashboard):")
-    ctx.invoke(ctx.find_root().command.get_command(ctx, "alerts").get_command(ctx, "run"))
+    ctx.invoke(_command(ctx, "alerts", "run"))
     if serve:
         from dampwatch.commands_dashboard import serve_demo
 
         serve_demo(context)
+
+
+def _command(ctx: click.Context, *path: str) -> click.Command:
+    """The command of the root group at ``path`` (e.g. ``"alerts", "run"``)."""
+    command = ctx.find_root().command
+    for name in path:
+        sub = command.get_command(ctx, name) if isinstance(command, click.Group) else None
+        if sub is None:
+            raise RuntimeError(f"no command {' '.join(path)!r} is wired into the dampwatch command")
+        command = sub
+    return command
 
 
 def _reset_local_data(settings: Settings) -> None:

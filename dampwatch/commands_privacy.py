@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
@@ -17,6 +19,9 @@ from rich.text import Text
 from core.errors import DampWatchError
 from dampwatch.commands_alerts import tenants
 from dampwatch.commands_common import console, out, pass_context
+
+if TYPE_CHECKING:
+    from core.db import Database
 
 
 @tenants.command("export")
@@ -85,6 +90,7 @@ def retention_run(context, dry_run: bool) -> None:
     """Delete readings, dead letters, messages, audit entries and closed cases older than their retention."""
     from alerts.privacy import apply_retention
 
+    prune_dead_letters: Callable[[Database, float], int] | None
     try:
         from ingest.deadletters import prune_dead_letters  # the ingest box's own pruning, when it has one
     except ImportError:

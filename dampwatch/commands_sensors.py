@@ -5,10 +5,15 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
 from dampwatch.commands_common import pass_context
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 logger = logging.getLogger("dampwatch")
 
@@ -79,9 +84,9 @@ def codecs() -> None:
               "in the dead letter of an uplink it cannot decode.")
 
 
-def sensor_checks(settings) -> list:
+def sensor_checks(settings: Settings) -> list[tuple[str, Callable[[], object]]]:
     """Checks for ``dampwatch --check-config``: each a (name, callable that raises what is wrong)."""
-    checks = []
+    checks: list[tuple[str, Callable[[], object]]] = []
     if settings.ingest_adapters.strip() or settings.ingest_device_map_file:
         from ingest.adapters import registry_from_settings
 

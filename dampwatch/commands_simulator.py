@@ -127,10 +127,11 @@ def _publish_in_process(params: dict, url: str, done, failure) -> None:
 
 def _publish_beside(params: dict, total: int, url: str) -> None:
     """Publish from a second process, so the simulator and the ingestor each get a core."""
+    import ctypes
     import multiprocessing as mp
 
     context = mp.get_context("spawn")
-    done, failure = context.Value("q", 0), context.Array("c", 512)
+    done, failure = context.Value("q", 0), context.Array(ctypes.c_char, 512)
     process = context.Process(target=_publish_in_process, args=(params, url, done, failure), daemon=True)
     started = time.monotonic()
     process.start()
