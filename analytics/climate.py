@@ -43,7 +43,8 @@ def _interpolate_monthly(year_fraction: np.ndarray, monthly: tuple[float, ...]) 
     """Linear interpolation between mid-month values, wrapping round the year."""
     x = np.concatenate(([_MID_MONTH_FRACTION[-1] - 1.0], _MID_MONTH_FRACTION, [_MID_MONTH_FRACTION[0] + 1.0]))
     y = np.concatenate(([monthly[-1]], monthly, [monthly[0]]))
-    return np.interp(year_fraction, x, y)
+    values: np.ndarray = np.interp(year_fraction, x, y)
+    return values
 
 
 def climatology(hours_utc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -263,8 +263,8 @@ def write_plots(report: EvaluationReport, directory: Path) -> list[Path]:
     plt.close(fig)
 
     shares = np.arange(1, 101)
-    precision = [precision_recall_at_k(report.y_true, report.score, k)[0] for k in shares]
-    recall = [precision_recall_at_k(report.y_true, report.score, k)[1] for k in shares]
+    precision = [precision_recall_at_k(report.y_true, report.score, k)[0] for k in shares.tolist()]
+    recall = [precision_recall_at_k(report.y_true, report.score, k)[1] for k in shares.tolist()]
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(shares, precision, label="precision")
     ax.plot(shares, recall, label="recall")

@@ -136,7 +136,8 @@ def heat_loss_ratio(heat_loss_index: np.ndarray, property_index: np.ndarray, n_p
     for p in np.flatnonzero(counts >= 2):
         median[p] = np.median(values[finite & (group == p)])
     with np.errstate(invalid="ignore", divide="ignore"):
-        return values / median[group]
+        ratio: np.ndarray = values / median[group]
+    return ratio
 
 
 def refined_temperature_factor(prior: np.ndarray, ratio: np.ndarray,

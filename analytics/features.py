@@ -391,7 +391,7 @@ def _block(values: np.ndarray, start: int, stop: int, fill: float | bool, dtype:
     array) is copied straight; a row-major one has to be transposed, which costs more.
     """
     width = values.shape[1]
-    block = np.empty((stop - start, values.shape[0]), dtype=dtype)
+    block: np.ndarray = np.empty((stop - start, values.shape[0]), dtype=dtype)
     lo, hi = max(start, 0), min(stop, width)
     if lo > start:
         block[: lo - start] = fill
@@ -496,7 +496,8 @@ def _summarise_block(
 
     def daily_count(flags: np.ndarray) -> np.ndarray:
         """(rooms, days) counts of True (whole numbers: exact in any order)."""
-        return np.add.reduce(flags.reshape(shape3), axis=1, dtype=np.int16).T
+        counts: np.ndarray = np.add.reduce(flags.reshape(shape3), axis=1, dtype=np.int16)
+        return counts.T
 
     # Cooling when the heating is off: each hour's fall over the indoor-outdoor difference at its start,
     # Newton's law of cooling, so the rate does not depend on how cold it is outside (before the sums
@@ -708,7 +709,8 @@ def window_features(days: np.ndarray, hours_in_last_day: int) -> RoomFeatures:
                              total("sum_cooling_rate_per_h") / np.maximum(cooling_hours, 1), np.nan)
 
         def days_over(name: str) -> np.ndarray:
-            return (np.nan_to_num(field(name)) >= DAMP_DAY_MIN_HOURS).sum(axis=1).astype(float)
+            days: np.ndarray = (np.nan_to_num(field(name)) >= DAMP_DAY_MIN_HOURS).sum(axis=1).astype(float)
+            return days
 
         values = {
             "coverage": hours_data / hours_possible,

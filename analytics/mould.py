@@ -710,7 +710,8 @@ def mould_index_2d(
             "pass one value per room and hour for both"
         )
     m0, dry0 = _rows_state(temp.shape[0], state_index, state_dry_hours)
-    return _mould_index_core(temp, rh, m0, dry0, sens, c_mat)
+    index, m, dry = _mould_index_core(temp, rh, m0, dry0, sens, c_mat)
+    return index, m, dry
 
 
 def _rows_state(rows: int, state_index: Any, state_dry_hours: Any) -> tuple[np.ndarray, np.ndarray]:

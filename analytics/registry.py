@@ -21,8 +21,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Sequence
-from typing import Final
+from collections.abc import Iterable, Sequence
+from typing import Final, Protocol
 
 import numpy as np
 import pandas as pd
@@ -34,10 +34,10 @@ from analytics.constants import DESIGN_TEMPERATURE_FACTOR
 from analytics.fabric import temperature_factor_prior
 from analytics.weather import ESTATE_AREA, postcode_area
 from core.model import Installation, Property, Room, WeatherHour, postcode_district
-from core.readings import ReadingsStore
 
 __all__ = [
     "OUTDOOR_SOURCES",
+    "HourlyReader",
     "OutdoorConditions",
     "Registry",
     "epoch_hour",
@@ -59,6 +59,19 @@ OUTDOOR_SOURCES: Final = ("site sensor", "district sensor", "weather file", "est
 CLIMATOLOGY: Final = len(OUTDOOR_SOURCES) - 1
 
 
+class HourlyReader(Protocol):
+    """All that reading rooms' hours needs of the readings store: its hourly aggregates.
+
+    A :class:`core.readings.ReadingsStore` is one; so is anything that serves the same frames from memory.
+    """
+
+    def hourly(
+        self, start: dt.datetime, end: dt.datetime, device_ids: Iterable[str] | None = None
+    ) -> pd.DataFrame:
+        """Hourly aggregates per device over ``[start, end)``, as :meth:`core.readings.ReadingsStore.hourly`."""
+        ...
+
+
 def epoch_hour(value: dt.datetime) -> int:
     """Whole hours since 1970-01-01 00:00 UTC of an aware datetime (floored)."""
     if value.tzinfo is None:
@@ -73,7 +86,8 @@ def hour_datetime(hour: int) -> dt.datetime:
 
 def _hours(series: pd.Series) -> np.ndarray:
     """Epoch hours of a datetime Series (tz-aware UTC), whatever its resolution."""
-    return ((series - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(hours=1)).to_numpy(dtype=np.int64)
+    hours: np.ndarray = ((series - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(hours=1)).to_numpy(dtype=np.int64)
+    return hours
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,7 +179,7 @@ def load_registry(session: Session) -> Registry:
     )
 
 
-def _installation_intervals(installs: Sequence[tuple]) -> pd.DataFrame:
+def _installation_intervals(installs: Sequence[tuple[str, int, dt.datetime, dt.datetime | None]]) -> pd.DataFrame:
     """Epoch-hour intervals of each installation; a device's first one reaches back indefinitely."""
     records = []
     previous_device = None
@@ -181,7 +195,7 @@ def _installation_intervals(installs: Sequence[tuple]) -> pd.DataFrame:
 
 
 def read_room_hours(
-    store: ReadingsStore,
+    store: HourlyReader,
     registry: Registry,
     room_ids: Sequence[int],
     start_hour: int,
@@ -191,7 +205,7 @@ def read_room_hours(
 
     Parameters
     ----------
-    store : ReadingsStore
+    store : HourlyReader
         The readings store.
     registry : Registry
         The register, for the installations.
@@ -350,7 +364,7 @@ def _weather_series(session: Session, areas: Sequence[str], start_hour: int, end
 
 def outdoor_conditions(
     session: Session,
-    store: ReadingsStore,
+    store: HourlyReader,
     registry: Registry,
     start_hour: int,
     end_hour: int,
@@ -361,7 +375,7 @@ def outdoor_conditions(
     ----------
     session : sqlalchemy.orm.Session
         For imported weather.
-    store : ReadingsStore
+    store : HourlyReader
         For outdoor sensors' readings.
     registry : Registry
         Homes, their sites and districts, and the outdoor sensors.
@@ -392,7 +406,7 @@ def outdoor_conditions(
     no_weather = (np.full(n_hours, np.nan), np.full(n_hours, np.nan))
     clim_t, clim_h = climatology(np.arange(start_hour, end_hour))
 
-    chains: dict[tuple, int] = {}
+    chains: dict[tuple[str | None, str], int] = {}  # (site, district): row
     chain_of: dict[str, int] = {}
     keys = zip(registry.properties.index, registry.properties["site"], registry.properties["district"],
                strict=True)

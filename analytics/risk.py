@@ -353,7 +353,8 @@ def _group_argmax(values: np.ndarray, group: np.ndarray, starts: np.ndarray) -> 
     keyed = np.where(np.isfinite(values), values, -np.inf)
     order = np.lexsort((np.arange(values.size), keyed, group))
     ends = np.r_[starts[1:], values.size] - 1
-    return order[ends]
+    rows: np.ndarray = order[ends]
+    return rows
 
 
 def _group_median(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:

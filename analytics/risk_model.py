@@ -34,7 +34,7 @@ import platform
 import string
 import subprocess
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,10 @@ from analytics.evaluation import (
 from analytics.features import RoomFeatures
 from analytics.risk import Assessment, RoomTable
 
+if TYPE_CHECKING:
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.pipeline import Pipeline
+
 __all__ = [
     "CATEGORICAL_FEATURES",
     "METADATA_SCHEMA_VERSION",
@@ -56,6 +60,7 @@ __all__ = [
     "QUALITY_GATE",
     "TRUSTED_TYPES",
     "LoadedModel",
+    "QualityGate",
     "TrainedModel",
     "build_pipeline",
     "latest_model",
@@ -96,7 +101,18 @@ NUMERIC_FEATURES: Final = (
 CATEGORICAL_FEATURES: Final = ("wall_type", "dwelling")
 """Archetype features: wall type, and ``house`` or ``flat`` (from the floor level)."""
 
-QUALITY_GATE: Final = {
+
+class QualityGate(TypedDict):
+    """The thresholds of :data:`QUALITY_GATE`."""
+
+    min_roc_auc: float
+    max_calibration_error: float
+    calibration_slope: tuple[float, float]
+    min_auc_gain_over_physics: float
+    max_calibration_error_over_physics: float
+
+
+QUALITY_GATE: Final[QualityGate] = {
     "min_roc_auc": 0.70,
     "max_calibration_error": 0.10,
     "calibration_slope": (0.5, 2.0),
@@ -199,7 +215,7 @@ def property_features(
 # --------------------------------------------------------------------------------------------------------
 
 
-def build_pipeline(random_state: int | None = 0):
+def build_pipeline(random_state: int | None = 0) -> Pipeline:
     """The untrained model: column preparation, then a regularised logistic regression.
 
     Parameters
@@ -237,7 +253,9 @@ def build_pipeline(random_state: int | None = 0):
     return Pipeline([("columns", columns), ("classifier", classifier)])
 
 
-def _calibrated(X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, n_splits: int, random_state: int | None):
+def _calibrated(
+    X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, n_splits: int, random_state: int | None
+) -> CalibratedClassifierCV:
     """The pipeline calibrated by sigmoid on folds it did not fit (an ensemble over property folds)."""
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.model_selection import GroupKFold
@@ -295,7 +313,7 @@ def _git_commit() -> str:
     return head + ("-dirty" if dirty else "")
 
 
-def quality_gate(metrics: dict[str, float], gate: dict[str, Any] = QUALITY_GATE) -> tuple[bool, list[str]]:
+def quality_gate(metrics: dict[str, float], gate: QualityGate = QUALITY_GATE) -> tuple[bool, list[str]]:
     """Whether cross-validated metrics pass the gate, and the failures in words."""
     failures = []
     auc = metrics.get("roc_auc", float("nan"))
@@ -319,7 +337,7 @@ def quality_gate(metrics: dict[str, float], gate: dict[str, Any] = QUALITY_GATE)
     return not failures, failures
 
 
-def _physics_out_of_fold(X: pd.DataFrame, y: np.ndarray, splits: list) -> np.ndarray:
+def _physics_out_of_fold(X: pd.DataFrame, y: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """The physics score turned into a probability on each held-out fold by a logistic fit on the others."""
     from sklearn.linear_model import LogisticRegression
 
@@ -400,7 +418,7 @@ def train(
             fold_auc.append(float(roc_auc_score(y[test_rows], oof[test_rows])))
     precision, recall, k = precision_recall_at_k(y, oof, capacity_pct)
     slope, intercept = calibration_slope_intercept(y, oof)
-    metrics = {
+    metrics: dict[str, Any] = {  # numbers, and the list of each fold's ROC AUC
         "roc_auc": float(roc_auc_score(y, oof)),
         "roc_auc_folds": fold_auc,
         "precision_at_k": precision,
@@ -483,7 +501,8 @@ class LoadedModel:
 
     def probability(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated chance that an inspection finds mould, per row of :func:`property_features`."""
-        return self.estimator.predict_proba(X)[:, 1]
+        probability: np.ndarray = self.estimator.predict_proba(X)[:, 1]
+        return probability
 
 
 def _model_card(metadata: dict[str, Any]) -> str:

@@ -26,16 +26,23 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from analytics.constants import DESIGN_TEMPERATURE_FACTOR, SURFACE_RH_MOULD_LIMIT
-from analytics.features import CONTEXT_HOURS, DAY_FIELDS, HOURS_PER_DAY, HourlyConditions, summarise_days
+from analytics.features import (
+    CONTEXT_HOURS,
+    DAY_FIELDS,
+    HOURS_PER_DAY,
+    WINDOW_DAYS,
+    HourlyConditions,
+    summarise_days,
+)
 from analytics.mould import days_to_mould_index
 from analytics.psychrometrics import surface_relative_humidity, surface_temperature
 from analytics.registry import (
@@ -49,7 +56,7 @@ from analytics.registry import (
     read_room_hours,
 )
 from analytics.risk import WET_ROOM_TYPES
-from analytics.scoring import DAY_ROWS_KEPT, WINDOW_DAYS
+from analytics.scoring import DAY_ROWS_KEPT
 from core.model import (
     Installation,
     Property,
@@ -122,7 +129,7 @@ class RoomSeries:
         return bool(((daily["hours_data"] > 0) & daily["mould_index"].isna()).any())
 
 
-def _intervals(installs: Sequence[tuple]) -> pd.DataFrame:
+def _intervals(installs: Sequence[tuple[str, int, dt.datetime, dt.datetime | None]]) -> pd.DataFrame:
     """Epoch-hour intervals of installations ordered by device and time; a device's first reaches back.
 
     The rule of :func:`analytics.registry.load_registry` (registers are often imported after the sensors
@@ -162,7 +169,7 @@ def _registry(session: Session, home: Property, *, estate_outdoor: bool, site_on
     if site_only:
         outdoor_query = outdoor_query.where(Property.site == home.site)
     elif not estate_outdoor:
-        near = [Property.postcode.like(f"{district} %")]
+        near: list[ColumnElement[bool]] = [Property.postcode.like(f"{district} %")]
         if home.site:
             near.append(Property.site == home.site)
         outdoor_query = outdoor_query.where(or_(*near))
@@ -218,7 +225,7 @@ class _Prefetched:
         self.url = store.url
         self._frame = store.hourly(start, end, device_ids)
 
-    def hourly(self, start: dt.datetime, end: dt.datetime, device_ids=None) -> pd.DataFrame:
+    def hourly(self, start: dt.datetime, end: dt.datetime, device_ids: Iterable[str] | None = None) -> pd.DataFrame:
         frame = self._frame
         keep = (frame["hour"] >= pd.Timestamp(start)) & (frame["hour"] < pd.Timestamp(end))
         if device_ids is not None:
@@ -251,11 +258,17 @@ def _room_days(conditions: HourlyConditions, r: int, factor: float, wet: bool, f
         lo = (day_from - first_day) * HOURS_PER_DAY
         hi = min((day_to - first_day) * HOURS_PER_DAY, conditions.hours)
         columns = slice(lo, hi + CONTEXT_HOURS)
-        part = HourlyConditions(*(np.asarray(getattr(conditions, name))[r:r + 1, columns] for name in (
-            "temperature_c", "humidity_pct", "humidity_max_pct", "outdoor_temperature_c", "outdoor_humidity_pct",
-            "outdoor_measured")), context_hours=CONTEXT_HOURS)
+
+        def cut(values: np.ndarray) -> np.ndarray:
+            return np.asarray(values)[r:r + 1, columns]
+
+        part = HourlyConditions(
+            cut(conditions.temperature_c), cut(conditions.humidity_pct), cut(conditions.humidity_max_pct),
+            cut(conditions.outdoor_temperature_c), cut(conditions.outdoor_humidity_pct),
+            cut(conditions.outdoor_measured), context_hours=CONTEXT_HOURS)
         rows, _, _ = summarise_days(part, factor, np.array([wet]), np.array([index]), np.array([dry]))
-        return rows[0]
+        row: np.ndarray = rows[0]
+        return row
 
     kept_days = sorted(day for day in kept if day < first_day + n_days)
     if not kept_days:
@@ -278,8 +291,12 @@ def _room_days(conditions: HourlyConditions, r: int, factor: float, wet: bool, f
     return out
 
 
+_Read = tuple[np.ndarray, np.ndarray, np.ndarray, OutdoorConditions]
+"""The rooms' hourly temperature, humidity and maximum humidity, and the home's outdoor conditions."""
+
+
 def _read(session: Session, store: ReadingsStore, home: Property, registry: Registry, start_hour: int,
-          end_hour: int, *, wider: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, OutdoorConditions]:
+          end_hour: int, *, wider: bool = True) -> _Read:
     """The rooms' hourly temperature, humidity and maximum humidity, and the home's outdoor conditions.
 
     ``wider``: fall back on the estate's outdoor sensors as :func:`_outdoor` does (not when only the site's
@@ -302,7 +319,7 @@ SITE_GAP_CHECK_HOURS: Final = 48
 
 
 def _site_only_read(session: Session, store: ReadingsStore, home: Property, start_hour: int,
-                    end_hour: int) -> tuple[Registry, tuple] | None:
+                    end_hour: int) -> tuple[Registry, _Read] | None:
     """The home's readings with only its site's outdoor sensors, when that gives scoring's numbers exactly.
 
     Scoring's outdoor chain takes, hour by hour, the site sensors' mean, else the district sensors' mean,
@@ -319,7 +336,7 @@ def _site_only_read(session: Session, store: ReadingsStore, home: Property, star
     missing = np.nonzero(outdoor.source[outdoor.chain_of[home.uprn]] != _SITE_SENSOR)[0]
     if missing.size == 0:
         return registry, read
-    has_data = (np.isfinite(temp) & np.isfinite(rh)).any(axis=0)
+    has_data = np.asarray((np.isfinite(temp) & np.isfinite(rh)).any(axis=0))  # (hours,)
     if has_data[missing].any() or missing[-1] - missing[0] >= SITE_GAP_CHECK_HOURS:
         return None
     wider = _registry(session, home, estate_outdoor=False)
@@ -359,14 +376,14 @@ def room_series(session: Session, store: ReadingsStore, home: Property, days: in
     start_hour = first_day * HOURS_PER_DAY - CONTEXT_HOURS
     # A block with its own outdoor sensor rarely needs the district's (often a hundred sensors, most of the
     # reading time): see _site_only_read. Otherwise every sensor near the home is read.
-    read = _site_only_read(session, store, home, start_hour, end_hour) if home.site else None
-    if read is None:
+    site_read = _site_only_read(session, store, home, start_hour, end_hour) if home.site else None
+    if site_read is None:
         registry = _registry(session, home, estate_outdoor=False)
         if registry.rooms.empty:
             return []
         read = _read(session, store, home, registry, start_hour, end_hour)
     else:
-        registry, read = read
+        registry, read = site_read
     rooms = registry.rooms
     n = len(rooms)
     room_ids = [int(r) for r in rooms["room_id"]]
@@ -402,7 +419,7 @@ def room_series(session: Session, store: ReadingsStore, home: Property, days: in
         mould_index = rows[:, _F["mould_index_end"]].copy()
         mould_index[hours_data == 0] = np.nan  # nothing to show on a day without readings
         with np.errstate(invalid="ignore", divide="ignore"):
-            def mean(field: str, rows=rows, hours_data=hours_data) -> np.ndarray:
+            def mean(field: str, rows: np.ndarray = rows, hours_data: np.ndarray = hours_data) -> np.ndarray:
                 return np.where(hours_data > 0, rows[:, _F[field]] / np.maximum(hours_data, 1), np.nan)
 
             daily = pd.DataFrame({
@@ -449,7 +466,7 @@ def _numbers(values: Any, digits: int) -> list[float | None]:
     return [None if not math.isfinite(v) else float(v) for v in array.tolist()]
 
 
-def series_json(series: Sequence[RoomSeries], projections: dict[int, float | None] | None = None) -> dict:
+def series_json(series: Sequence[RoomSeries], projections: dict[int, float | None] | None = None) -> dict[str, Any]:
     """What the browser draws: each room's hourly and daily series as plain JSON (times in epoch seconds).
 
     ``{"surface_rh_limit_pct": 80, "visible_mould_index": 3, "rooms": [{"room_id", "name", "room_type",

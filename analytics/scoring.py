@@ -32,6 +32,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
 
 from analytics.errors import AnalyticsError
 from analytics.fabric import heat_loss_ratio, refined_temperature_factor
@@ -230,9 +231,14 @@ def _trim(conditions: HourlyConditions, days: int) -> HourlyConditions:
     if days <= 0:
         return conditions
     cut = days * HOURS_PER_DAY
-    return HourlyConditions(*(np.asarray(getattr(conditions, name))[:, cut:] for name in (
-        "temperature_c", "humidity_pct", "humidity_max_pct", "outdoor_temperature_c", "outdoor_humidity_pct",
-        "outdoor_measured")), context_hours=CONTEXT_HOURS)
+
+    def trimmed(values: np.ndarray) -> np.ndarray:
+        return np.asarray(values)[:, cut:]
+
+    return HourlyConditions(
+        trimmed(conditions.temperature_c), trimmed(conditions.humidity_pct), trimmed(conditions.humidity_max_pct),
+        trimmed(conditions.outdoor_temperature_c), trimmed(conditions.outdoor_humidity_pct),
+        trimmed(conditions.outdoor_measured), context_hours=CONTEXT_HOURS)
 
 
 def _room_table(rooms: pd.DataFrame) -> tuple[RoomTable, list[str]]:
@@ -349,7 +355,7 @@ class ScoreReport:
     properties: int
     rooms: int
     room_hours: int
-    bands: Counter
+    bands: Counter[str]
     model_name: str
     model_version: str
     seconds: float
@@ -367,12 +373,14 @@ class _Plan:
     full: np.ndarray
 
 
-def _load_state(session, room_ids: list[int], first_day: int) -> tuple[dict, dict]:
+def _load_state(
+    session: Session, room_ids: list[int], first_day: int
+) -> tuple[dict[int, RoomMouldState], dict[tuple[int, int], np.ndarray]]:
     """Each room's mould state row, and its day rows from ``first_day`` on, keyed (room_id, day)."""
     states = {row.room_id: row for row in session.scalars(
         select(RoomMouldState).where(RoomMouldState.room_id.in_(room_ids)))}
     columns = [getattr(RoomDay, name) for name in DAY_FIELDS]
-    stored = {}
+    stored: dict[tuple[int, int], np.ndarray] = {}
     query = select(RoomDay.room_id, RoomDay.day, *columns).where(
         RoomDay.room_id.in_(room_ids), RoomDay.day >= _day_date(first_day))
     for room_id, day, *values in session.execute(query):
@@ -380,8 +388,8 @@ def _load_state(session, room_ids: list[int], first_day: int) -> tuple[dict, dic
     return states, stored
 
 
-def _plan(rooms: pd.DataFrame, states: dict, stored: dict, *, full: bool, now_hour: int, last_day: int,
-          history_start_day: int, rewind_days: int) -> _Plan:
+def _plan(rooms: pd.DataFrame, states: dict[int, RoomMouldState], stored: dict[tuple[int, int], np.ndarray], *,
+          full: bool, now_hour: int, last_day: int, history_start_day: int, rewind_days: int) -> _Plan:
     n = len(rooms)
     plan = _Plan(np.full(n, history_start_day), np.zeros(n), np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
     if full:
@@ -405,7 +413,9 @@ def _plan(rooms: pd.DataFrame, states: dict, stored: dict, *, full: bool, now_ho
     return plan
 
 
-def _property_rows(uprns, assessment, band_names, score, explanations, rooms, spec, outdoor) -> list[dict]:
+def _property_rows(uprns: list[str], assessment: Assessment, band_names: list[str], score: np.ndarray,
+                   explanations: list[Explanation], rooms: pd.DataFrame, spec: _RunSpec,
+                   outdoor: OutdoorConditions) -> list[dict[str, Any]]:
     window_start = max(outdoor.start_hour, spec.now_hour - WINDOW_DAYS * HOURS_PER_DAY)
     rows = []
     for p, uprn in enumerate(uprns):
@@ -429,7 +439,8 @@ def _property_rows(uprns, assessment, band_names, score, explanations, rooms, sp
     return rows
 
 
-def _room_rows(rooms, features, assessment, run, now) -> list[dict]:
+def _room_rows(rooms: pd.DataFrame, features: RoomFeatures, assessment: Assessment, run: int,
+               now: dt.datetime) -> list[dict[str, Any]]:
     room_bands = [BANDS[b] if b >= 0 else INSUFFICIENT_DATA for b in assessment.room_band.tolist()]
     columns = {name: features[name] for name in (
         "hours_since_data", "mould_index", "mould_index_max", "mould_index_trend", "hours_surface_rh_over_80",
@@ -447,10 +458,10 @@ def _room_rows(rooms, features, assessment, run, now) -> list[dict]:
     return rows
 
 
-def _day_rows(room_id: int, first_day: int, rows: np.ndarray) -> list[dict]:
+def _day_rows(room_id: int, first_day: int, rows: np.ndarray) -> list[dict[str, Any]]:
     out = []
     for offset, values in enumerate(rows):
-        record = {"room_id": int(room_id), "day": _day_date(first_day + offset)}
+        record: dict[str, Any] = {"room_id": int(room_id), "day": _day_date(first_day + offset)}
         for name, value in zip(DAY_FIELDS, values.tolist(), strict=True):
             record[name] = None if not math.isfinite(value) else value
         for name in ("dry_spell_hours_start", "hours_data", "hours_outdoor_measured", "hours_surface_rh_over_80",
@@ -542,7 +553,7 @@ def score_estate(
         session.flush()
         spec.run_id = run.id
 
-    bands: Counter = Counter()
+    bands: Counter[str] = Counter()
     room_hours = 0
     contradicting = 0
     scored_uprns = set(registry.rooms["uprn"])
@@ -607,7 +618,7 @@ class _RunSpec:
         return self.last_day - DAY_ROWS_KEPT + 1
 
 
-def _earliest_start_day(session, registry: Registry, spec: _RunSpec) -> int:
+def _earliest_start_day(session: Session, registry: Registry, spec: _RunSpec) -> int:
     """The earliest day any room will be recomputed from (a cheap first look at the kept states)."""
     if spec.full or registry.rooms.empty:
         return spec.history_start_day
@@ -629,7 +640,7 @@ def _score_chunk(
     outdoor: OutdoorConditions,
     rooms: pd.DataFrame,
     spec: _RunSpec,
-) -> tuple[Counter, int]:
+) -> tuple[Counter[str], int]:
     """Score one batch of properties (all their rooms) and store the results; return bands and room-hours."""
     room_ids = [int(r) for r in rooms["room_id"]]
     row_of = {room_id: row for row, room_id in enumerate(room_ids)}
@@ -719,10 +730,11 @@ def _score_chunk(
         probability = spec.model.probability(property_features(features, assessment, table, archetype))
         score = np.where(np.isfinite(assessment.score), 100.0 * probability, np.nan)
         model_band = final_band(score, assessment.any_judged, assessment.rooms_without_data)
+        runner_up = assessment.runner_up
         assessment = dataclasses.replace(
             assessment, band=model_band,
             cause=np.where(model_band >= 1, assessment.cause, "").astype(object),
-            runner_up=np.where(model_band >= 1, assessment.runner_up, "").astype(object))
+            runner_up=None if runner_up is None else np.where(model_band >= 1, runner_up, "").astype(object))
     band_names = assessment.band_names()
     model_label = f"{spec.model_name} {spec.model_version}" if spec.model is not None else None
     explanations = _explanations(rooms, table, uprns, features, assessment, band_names, registry.properties,
@@ -771,7 +783,7 @@ def _score_chunk(
 # --------------------------------------------------------------------------------------------------------
 
 
-def latest_risk(session) -> tuple[ScoringRun | None, list[PropertyRisk]]:
+def latest_risk(session: Session) -> tuple[ScoringRun | None, list[PropertyRisk]]:
     """The latest finished scoring run and its property results, highest score first."""
     run = session.scalars(
         select(ScoringRun).where(ScoringRun.finished_at.is_not(None)).order_by(ScoringRun.id.desc()).limit(1)
@@ -783,7 +795,7 @@ def latest_risk(session) -> tuple[ScoringRun | None, list[PropertyRisk]]:
     return run, order
 
 
-def mould_projections(session, run_id: int) -> dict[str, tuple[float | None, float | None]]:
+def mould_projections(session: Session, run_id: int) -> dict[str, tuple[float | None, float | None]]:
     """Days until the driver room's mould index reaches 1 and 3 at the window's rate, by UPRN, for one run.
 
     ``None`` where it is not rising (or the home has no driver room); 0 where it is already there.
@@ -797,11 +809,12 @@ def mould_projections(session, run_id: int) -> dict[str, tuple[float | None, flo
     for uprn, index, trend in rows:
         days = [days_to_mould_index(index or 0.0, trend or 0.0, target, window_days=WINDOW_DAYS)
                 for target in (1.0, 3.0)]
-        out[uprn] = tuple(round(float(d), 1) if math.isfinite(d) else None for d in days)
+        to_one, to_three = (round(float(d), 1) if math.isfinite(d) else None for d in days)
+        out[uprn] = (to_one, to_three)
     return out
 
 
-def ventilation_scores(session, run_id: int) -> dict[str, dict[str, float]]:
+def ventilation_scores(session: Session, run_id: int) -> dict[str, dict[str, float]]:
     """Ventilation score of each wet room that has one, by UPRN and room name, for one scoring run."""
     rows = session.execute(
         select(RoomRisk.uprn, Room.name, RoomRisk.ventilation_score)
@@ -811,7 +824,8 @@ def ventilation_scores(session, run_id: int) -> dict[str, dict[str, float]]:
     ).all()
     scores: dict[str, dict[str, float]] = {}
     for uprn, name, score in rows:
-        scores.setdefault(uprn, {})[name] = round(float(score), 1)
+        if score is not None:  # always: the query leaves out rooms without one
+            scores.setdefault(uprn, {})[name] = round(float(score), 1)
     return scores
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Final
 
 import pandas as pd
+from sqlalchemy import Insert
 from sqlalchemy.orm import Session
 
 from analytics.errors import WeatherError
@@ -60,7 +61,9 @@ class WeatherImport:
 
 def postcode_area(district: str) -> str:
     """The postcode area of a district: its leading letters (``HX`` for ``HX1``)."""
-    return re.match(r"^[A-Z]*", district.upper()).group(0)
+    letters = re.match(r"^[A-Z]*", district.upper())
+    assert letters is not None  # "[A-Z]*" matches every string, if only with no letters
+    return letters.group(0)
 
 
 def _area(value: str) -> str:
@@ -154,20 +157,26 @@ def read_weather_csv(path: Path) -> tuple[pd.DataFrame, list[RowError], int]:
     return hours, errors, rows
 
 
-def _upsert(session: Session):
+def _upsert(session: Session) -> Insert:
     """An INSERT ... ON CONFLICT (area, hour) DO UPDATE for the session's database."""
     dialect = session.get_bind().dialect.name
+    key = [WeatherHour.area, WeatherHour.hour]
+    updated = ("temperature_c", "humidity_pct", "source", "imported_at")
+    # The two dialects' INSERTs are different classes with the same on_conflict_do_update.
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - DampWatch supports SQLite and PostgreSQL only
-        raise WeatherError(f"weather import does not support the {dialect} database")
-    statement = insert(WeatherHour)
-    return statement.on_conflict_do_update(
-        index_elements=[WeatherHour.area, WeatherHour.hour],
-        set_={name: statement.excluded[name] for name in ("temperature_c", "humidity_pct", "source", "imported_at")},
-    )
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        postgresql = postgresql_insert(WeatherHour)
+        return postgresql.on_conflict_do_update(
+            index_elements=key, set_={name: postgresql.excluded[name] for name in updated}
+        )
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        sqlite = sqlite_insert(WeatherHour)
+        return sqlite.on_conflict_do_update(index_elements=key, set_={name: sqlite.excluded[name] for name in updated})
+    # DampWatch supports SQLite and PostgreSQL only.
+    raise WeatherError(f"weather import does not support the {dialect} database")  # pragma: no cover
 
 
 def import_weather(

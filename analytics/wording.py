@@ -212,7 +212,7 @@ def ventilation_label(score: float) -> str | None:
     return render(f"insight.{key}")
 
 
-class _Words(list):
+class _Words(list[str]):
     """Sentences with the template key each came from, so the words can be checked against the band."""
 
     def __init__(self) -> None:
