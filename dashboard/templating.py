@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
+from types import FrameType
 from zoneinfo import ZoneInfo
 
 import jinja2
 import markupsafe
-from jinja2 import StrictUndefined, Undefined
+from jinja2 import Undefined
 
 LONDON = ZoneInfo("Europe/London")
 #: Frames in these files are Jinja's and MarkupSafe's machinery, not a template.
@@ -25,7 +26,7 @@ _LENIENT_PACKAGES = ("govuk_frontend_jinja", "govuk_frontend_wtf")
 
 def _in_govuk_template() -> bool:
     """True when the nearest template frame on the stack belongs to a GOV.UK Frontend package."""
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     for _ in range(12):
         if frame is None:
             return False
@@ -36,40 +37,46 @@ def _in_govuk_template() -> bool:
     return False
 
 
-class DampWatchUndefined(StrictUndefined):
-    """``StrictUndefined`` in our templates; blank, falsy and chainable in GOV.UK Frontend's."""
+class DampWatchUndefined(Undefined):
+    """``StrictUndefined`` in our templates; blank, falsy and chainable in GOV.UK Frontend's.
+
+    It derives from ``Undefined``, not ``StrictUndefined``: it replaces every method ``StrictUndefined``
+    changes and, outside GOV.UK templates, fails the same way (``_fail_with_undefined_error``).
+    ``StrictUndefined`` binds those methods to that never-returning function, so a type checker rejects
+    any override of them that can return.
+    """
 
     __slots__ = ()
 
     def __str__(self) -> str:
         if _in_govuk_template():
             return ""
-        return super().__str__()
+        return self._fail_with_undefined_error()
 
     def __iter__(self):
         if _in_govuk_template():
             return iter(())
-        return super().__iter__()
+        return self._fail_with_undefined_error()
 
     def __bool__(self) -> bool:
         if _in_govuk_template():
             return False
-        return super().__bool__()
+        return self._fail_with_undefined_error()
 
     def __len__(self) -> int:
         if _in_govuk_template():
             return 0
-        return super().__len__()
+        return self._fail_with_undefined_error()
 
     def __eq__(self, other: object) -> bool:
         if _in_govuk_template():
             return isinstance(other, Undefined)
-        return super().__eq__(other)
+        return self._fail_with_undefined_error()
 
     def __ne__(self, other: object) -> bool:
         if _in_govuk_template():
             return not isinstance(other, Undefined)
-        return super().__ne__(other)
+        return self._fail_with_undefined_error()
 
     def __hash__(self) -> int:
         return id(type(self))
@@ -77,7 +84,7 @@ class DampWatchUndefined(StrictUndefined):
     def __contains__(self, item: object) -> bool:
         if _in_govuk_template():
             return False
-        return super().__contains__(item)
+        return self._fail_with_undefined_error()
 
     def __getattr__(self, name: str):
         if name[:2] == "__":
