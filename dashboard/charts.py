@@ -32,6 +32,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -117,7 +118,7 @@ def _entry(session: Session, store: ReadingsStore, uprn: str, days: int, now: dt
         .join(Room, Room.id == Installation.room_id)
         .where(Room.uprn == uprn)
     )
-    key = (store.url, str(session.get_bind().url), uprn, days, end_hour, newest, home.updated_at)
+    key = (store.url, str(session.get_bind().engine.url), uprn, days, end_hour, newest, home.updated_at)
     found = _CACHE.get(key)
     if found is None:
         found = _Entry(room_series(session, store, home, days, end_hour))
@@ -217,7 +218,7 @@ def _fmt(value: float, digits: int) -> str:
 def table_rows(series: RoomSeries) -> list[tuple[dt.date, tuple[str, ...] | None]]:
     """The chart's data table, day by day: the date and its cells as text (None for a day without readings)."""
     daily = series.daily
-    rows = []
+    rows: list[tuple[dt.date, tuple[str, ...] | None]] = []
     for day, hours, temp, rh, surface, over, index in zip(
             daily["day"], daily["hours_data"].tolist(), daily["temperature_c"].tolist(),
             daily["humidity_pct"].tolist(), daily["surface_rh_pct"].tolist(),
@@ -283,12 +284,12 @@ class _Panel:
         self.x0, self.x1 = x_range
         self.y0, self.y1 = y_range
 
-    def xs(self, x: np.ndarray) -> np.ndarray:
+    def xs(self, x: npt.ArrayLike) -> np.ndarray:
         return self.left + (np.asarray(x, dtype=float) - self.x0) / (self.x1 - self.x0) * (self.right - self.left)
 
-    def ys(self, y: np.ndarray) -> np.ndarray:
-        y = np.clip(np.asarray(y, dtype=float), self.y0, self.y1)
-        return self.bottom - (y - self.y0) / (self.y1 - self.y0) * (self.bottom - self.top)
+    def ys(self, y: npt.ArrayLike) -> np.ndarray:
+        values = np.clip(np.asarray(y, dtype=float), self.y0, self.y1)
+        return self.bottom - (values - self.y0) / (self.y1 - self.y0) * (self.bottom - self.top)
 
     def frame(self, y_ticks: list[float], y_format: str, x_ticks: list[float]) -> None:
         draw, font = self.draw, _font(11 * _SCALE)
@@ -481,6 +482,7 @@ def chart_events(session: Session, uprn: str, start: dt.datetime, end: dt.dateti
     ).all()
     previous = None
     for finished, band in runs:
+        assert finished is not None  # the query takes finished runs only
         if previous is not None and band != previous and finished >= start:
             events.append((finished, "band", f"Risk band {previous} to {band}"))
         previous = band
@@ -492,6 +494,7 @@ def chart_events(session: Session, uprn: str, start: dt.datetime, end: dt.dateti
             events.append((works, "works_done", f"Works done (case {case_id})"))
     for done, in session.execute(select(Inspection.completed_at).where(
             Inspection.uprn == uprn, Inspection.completed_at >= start, Inspection.completed_at < end)):
+        assert done is not None  # the query's comparisons exclude NULL
         events.append((done, "inspection", "Inspection"))
     for raised, device in session.execute(select(Alarm.raised_at, Alarm.device_id).where(
             Alarm.uprn == uprn, Alarm.rule == "sensor_silent", Alarm.raised_at >= start, Alarm.raised_at < end)):

@@ -93,6 +93,7 @@ def step_result(clock: StepClock, now: dt.datetime) -> StepRow:
     if clock.state == "done":
         result = "Met" if clock.due is not None else "Done (no deadline)"
     elif clock.state == "done late":
+        assert clock.due is not None and clock.done_at is not None  # "done late": done after its deadline
         late = working_days_between(clock.due, clock.done_at)
         if clock.hours_based:
             hours = int((clock.done_at - clock.due).total_seconds() // 3600)
@@ -100,6 +101,7 @@ def step_result(clock: StepClock, now: dt.datetime) -> StepRow:
         else:
             result = f"Missed by {_plural(late, 'working day')}" if late else "Missed (later the same day)"
     elif clock.state == "overdue":
+        assert clock.due is not None  # "overdue": its deadline has passed
         late = -(clock.working_days_left or 0)
         if clock.hours_based:
             hours = int((now - clock.due).total_seconds() // 3600)
@@ -159,7 +161,7 @@ def collect_evidence(session: Session, store: Any, case: Case, *, now: dt.dateti
     rooms = {room.id: room.name for room in session.scalars(select(Room).where(Room.uprn == case.uprn))}
     clocks = step_clocks(case, now)
     events = sorted(case.events, key=lambda e: (e.at, e.id))
-    timeline = [{"at": e.at, "kind": e.kind, "what": event_label(e.kind), "actor": e.actor, "text": e.text or "",
+    timeline: list[dict[str, Any]] = [{"at": e.at, "kind": e.kind, "what": event_label(e.kind), "actor": e.actor, "text": e.text or "",
                  "detail": e.detail or {}} for e in events]
     messages = [row for row in timeline if row["kind"] == "message_to_tenant"]
     findings = []
@@ -251,6 +253,7 @@ def risk_chart_png(evidence: Evidence, *, dpi: int = 110) -> bytes | None:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
+    from matplotlib.dates import date2num
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(7.0, 2.6), dpi=dpi)
@@ -262,7 +265,8 @@ def risk_chart_png(evidence: Evidence, *, dpi: int = 110) -> bytes | None:
     if evidence.works_completed_at:
         marks.append((evidence.works_completed_at, "Works completed", "#00703c", ":"))
     for when, label, colour, style in marks:
-        ax.axvline(when.astimezone(LONDON).replace(tzinfo=None), color=colour, linestyle=style, linewidth=1.2,
+        # date2num is what the x axis's date units make of a datetime (Axes.axvline is typed for a float).
+        ax.axvline(date2num(when.astimezone(LONDON).replace(tzinfo=None)), color=colour, linestyle=style, linewidth=1.2,
                    label=label)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("Risk score")

@@ -89,7 +89,7 @@ def bundle_files(session: Session, case: Case, *, now: dt.datetime) -> dict[str,
         (OutboxMessage.case_id == case.id) | ((OutboxMessage.uprn == case.uprn) & (OutboxMessage.created_at >= case.aware_at)))
         .order_by(OutboxMessage.created_at, OutboxMessage.id)).all()
     message_rows = [[_iso(m.created_at), _iso(m.sent_at), m.status, m.channel, m.language, m.message_type,
-                     tenants.get(m.tenant_id, ""), m.subject, m.body] for m in messages]
+                     tenants.get(m.tenant_id, "") if m.tenant_id is not None else "", m.subject, m.body] for m in messages]
     export = Export()
     export_case(export, case, {case.uprn: list(tenants)}, [m for m in messages if m.status == "sent"], now)
     return {

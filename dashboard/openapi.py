@@ -351,7 +351,7 @@ CASE_HAZARD = _object("An HHSRS hazard on a case.", {
     "emergency": _boolean("An emergency hazard (24-hour clocks)."),
 })
 
-NEW_CASE_HAZARD = {
+NEW_CASE_HAZARD: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["hazard", "severity"],
     "description": "A hazard the case is about.",
     "properties": {
@@ -371,7 +371,7 @@ CASE_DETAIL = _object("A damp and mould case with its Awaab's Law clocks, inspec
     "timeline": _array(_ref("CaseEvent"), "Everything recorded on the case, oldest first."),
 })
 
-NEW_CASE = {
+NEW_CASE: dict[str, Any] = {
     "type": "object",
     "description": "A damp or mould report from another system, to open a case for.",
     "required": ["uprn", "aware_at"],

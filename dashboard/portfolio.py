@@ -107,7 +107,7 @@ CACHE: Final = _Cache()
 
 def cached(session: Session, name: str, make: Callable[[], Any], *arguments: Any) -> Any:
     """``make()``, or the value it gave before for the same database, data version and ``arguments``."""
-    key = (str(session.get_bind().url), name, data_version(session), *arguments)
+    key = (str(session.get_bind().engine.url), name, data_version(session), *arguments)
     return CACHE.get_or_make(key, make)
 
 
@@ -266,6 +266,7 @@ def building_flag(homes: Sequence[SiteHome]) -> BuildingFlag | None:
             value = value_of(home)
             if value is None or value == "":
                 continue
+            assert home.cause is not None  # at_risk holds only homes with a cause
             groups[(home.cause, str(value))].append(home.uprn)
         for (cause, value), uprns in groups.items():
             if len(uprns) < BUILDING_FLAG_MIN_HOMES or len(uprns) < BUILDING_FLAG_MIN_SHARE * len(at_risk):
@@ -315,6 +316,7 @@ def weekly_trends(session: Session, now: dt.datetime, weeks: int = TREND_WEEKS) 
             .where(ScoringRun.finished_at.is_not(None), ScoringRun.finished_at >= since,
                    ScoringRun.finished_at <= now)
             .order_by(ScoringRun.id)):
+        assert finished is not None  # the query takes finished runs only
         runs[_week_start(_as_utc(finished))] = run_id
     run_ids = list(runs.values())
     bands_by_run: dict[int, dict[str, int]] = collections.defaultdict(dict)
@@ -360,11 +362,11 @@ def weekly_trends(session: Session, now: dt.datetime, weeks: int = TREND_WEEKS) 
 
     out: list[Week] = []
     for start in starts:
-        run_id = runs.get(start)
+        week_run = runs.get(start)
         previous = runs.get(start - dt.timedelta(weeks=1))
         new = None  # without a run this week and one the week before, "new" cannot be told
-        if run_id is not None and previous is not None:
-            new = len(at_risk_by_run[run_id] - at_risk_by_run[previous])
-        out.append(Week(start, dict(bands_by_run[run_id]) if run_id is not None else None, new,
+        if week_run is not None and previous is not None:
+            new = len(at_risk_by_run[week_run] - at_risk_by_run[previous])
+        out.append(Week(start, dict(bands_by_run[week_run]) if week_run is not None else None, new,
                         opened[start], closed[start], due[start], met[start], silent[start]))
     return out

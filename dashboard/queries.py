@@ -17,6 +17,7 @@ Views stay thin: they turn query arguments into :class:`RiskFilters`, call :func
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import datetime as dt
 import logging
@@ -38,7 +39,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from analytics.risk import BANDS, CAUSES, INSUFFICIENT_DATA
 from core.health import LOW_BATTERY_V
@@ -265,7 +266,7 @@ def _filtered(query: Select, filters: RiskFilters, open_cases) -> Select:
 
 
 def _order(filters: RiskFilters, health) -> list[ColumnElement[Any]]:
-    def direction(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    def direction(column: ColumnElement[Any] | QueryableAttribute[Any]) -> ColumnElement[Any]:
         ordered = column.desc() if filters.descending else column.asc()
         return ordered.nulls_last()
 
@@ -386,7 +387,7 @@ def _recent_list_version(session: Session) -> tuple:
     On 100 000 homes the look-up takes ~35 ms (the newest change to a home is a scan); many officers paging
     at once share one. A change shows within those seconds.
     """
-    url = str(session.get_bind().url)
+    url = str(session.get_bind().engine.url)
     now = time.monotonic()
     with _list_versions_lock:
         found = _list_versions.get(url)
@@ -420,7 +421,7 @@ def _kept_order(session: Session, filters: RiskFilters, run_id: int | None) -> n
     """:func:`_ordered_uprns`, kept between requests by the list version (any page of the same filters)."""
     from dashboard.portfolio import CACHE
 
-    key = (str(session.get_bind().url), "risk order", _recent_list_version(session),
+    key = (str(session.get_bind().engine.url), "risk order", _recent_list_version(session),
            dataclasses.replace(filters, page=1))
     return CACHE.get_or_make(key, lambda: _ordered_uprns(session, filters, run_id))
 
@@ -474,6 +475,7 @@ def risk_page(session: Session, filters: RiskFilters, *, now: dt.datetime, offli
     """
     run = latest_run(session)
     run_id = run.id if run is not None else None
+    total: int | None  # _page_of_uprns gives None past the end
     if filters.sort != "last_reading":
         # The order depends only on the register, the latest run and open cases: kept between requests (see
         # list_version), so paging through 100 000 homes does not sort them again for every page.
@@ -562,11 +564,12 @@ class PropertyDetail:
     rooms: tuple[RoomDetail, ...]
     cases: tuple[Case, ...]
 
-    @property
+    # builtins.property: in this class body a type checker takes ``property`` for the field above.
+    @builtins.property
     def device_ids(self) -> list[str]:
         return [device_id for room in self.rooms for device_id in room.device_ids]
 
-    @property
+    @builtins.property
     def devices(self) -> list[tuple[RoomDetail, DeviceState]]:
         return [(room, device) for room in self.rooms for device in room.devices]
 

@@ -143,11 +143,11 @@ def serve_processes(context, processes: int, make_server: Callable[[socket.socke
             if pid == 0:
                 time.sleep(0.2)
                 continue
-            slot = children.pop(pid, None)
-            if slot is not None and not stopping:
+            ended = children.pop(pid, None)
+            if ended is not None and not stopping:
                 logger.warning("dashboard process %d ended (status %d); starting another", pid, status)
                 time.sleep(1.0)  # a copy that fails at once must not spin
-                start(slot)
+                start(ended)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
