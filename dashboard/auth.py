@@ -274,6 +274,17 @@ def load_user(user_id: str) -> SignedInUser | None:
         return SignedInUser.from_model(user)
 
 
+def signed_in_user_row(session: Session) -> User:
+    """The database row of the signed-in member of staff (``current_user`` is a copy of it).
+
+    ``load_user`` found it at the start of the request, and users are deactivated, never deleted.
+    """
+    user = session.get(User, current_user.id)
+    if user is None:
+        raise LookupError(f"the signed-in user {current_user.id} has no row")
+    return user
+
+
 def end_sessions(user: User) -> None:
     """End every session ``user`` has (raise their session version); the caller's transaction commits it."""
     user.session_version = (user.session_version or 0) + 1

@@ -15,13 +15,14 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSelect, GovSubmitInput, GovTextInput
 from sqlalchemy import func, select
-from wtforms import RadioField, SelectChoice, SelectField, StringField, SubmitField, ValidationError
+from wtforms import RadioField, SelectChoice, SelectField, StringField, SubmitField, ValidationError  # type: ignore[attr-defined]  # types-WTForms 3.2 lacks SelectChoice (new in WTForms 3.3)
 from wtforms.validators import Email, InputRequired, Length, Optional
 
 from core.model import ApiToken, AuditEvent, Team, User
 from dashboard.api_tokens import live_tokens, revoke_token
 from dashboard.auth import roles_required
 from dashboard.extensions import get_database
+from dashboard.forms import required
 from dashboard.people import (
     MAX_DAILY_CAPACITY,
     ROLE_NAMES,
@@ -86,7 +87,8 @@ class UserForm(FlaskForm):
 
 
 class ChangeUserForm(UserForm):
-    email = None  # an email address names the account; to change it, add a new user
+    # An email address names the account; to change it, add a new user.
+    email = None  # type: ignore[assignment]  # how WTForms drops an inherited field
     submit = SubmitField("Save changes", widget=GovSubmitInput())
 
 
@@ -116,7 +118,7 @@ class TeamForm(FlaskForm):
             raise ValidationError(f"Inspections a day must be {MAX_DAILY_CAPACITY} or fewer")
 
     def capacity(self) -> int:
-        return int(self.daily_capacity.data.strip())
+        return int(required(self.daily_capacity.data).strip())
 
 
 def _show_error(form: FlaskForm, error: PeopleError, default: str) -> None:
@@ -146,7 +148,7 @@ def new_user():
         if form.validate_on_submit():
             password = new_password()
             try:
-                user = create_user(db, email=form.email.data, name=form.name.data, role=form.role.data,
+                user = create_user(db, email=required(form.email.data), name=required(form.name.data), role=form.role.data,
                                    team_id=form.team_id(), password=password, **_actor())
             except PeopleError as exc:
                 _show_error(form, exc, "email")
@@ -173,7 +175,7 @@ def user(user_id: int):
             form.team.data = str(person.team_id) if person.team_id else NO_TEAM
         if form.validate_on_submit():
             try:
-                change_user(db, person, name=form.name.data, role=form.role.data, team_id=form.team_id(),
+                change_user(db, person, name=required(form.name.data), role=form.role.data, team_id=form.team_id(),
                             **_actor())
             except PeopleError as exc:
                 _show_error(form, exc, "role")
@@ -288,7 +290,7 @@ def team(team_id: int | None = None):
         form = TeamForm(obj=existing if request.method == "GET" else None)
         if form.validate_on_submit():
             try:
-                save_team(db, existing, name=form.name.data, daily_capacity=form.capacity(),
+                save_team(db, existing, name=required(form.name.data), daily_capacity=form.capacity(),
                           districts=form.districts.data, **_actor())
             except PeopleError as exc:
                 _show_error(form, exc, "name")
@@ -305,8 +307,8 @@ def team(team_id: int | None = None):
 def audit_log():
     action = request.args.get("action", "").strip()
     actor = request.args.get("actor", "").strip().lower()
-    page = request.args.get("page", "1")
-    page = min(int(page), 100_000) if page.isdigit() and 0 < len(page) < 10 and int(page) > 0 else 1
+    asked = request.args.get("page", "1")
+    page = min(int(asked), 100_000) if asked.isdigit() and 0 < len(asked) < 10 and int(asked) > 0 else 1
     query = select(AuditEvent)
     if action:
         query = query.where(AuditEvent.action == action)

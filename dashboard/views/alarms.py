@@ -29,6 +29,7 @@ from core.model_alerts import ALARM_SEVERITIES, Alarm
 from dashboard.access import current_viewer, get_or_404, scope
 from dashboard.auth import current_actor, roles_required
 from dashboard.extensions import get_database, get_settings
+from dashboard.forms import required
 
 logger = logging.getLogger(__name__)
 
@@ -207,7 +208,7 @@ def add_note(alarm_id: int):
         with get_database().session() as db:
             return render_template("alarms/alarm.html", **_context(db, _alarm_or_404(db, alarm_id),
                                                                      note_form=form, error_form=form)), 400
-    return _act(alarm_id, lambda db, alarm, actor, user_id: lifecycle.add_note(db, alarm, actor, form.text.data,
+    return _act(alarm_id, lambda db, alarm, actor, user_id: lifecycle.add_note(db, alarm, actor, required(form.text.data),
                                                                                user_id=user_id, ip=request.remote_addr),
                 "Note added.")
 
@@ -221,7 +222,7 @@ def resolve(alarm_id: int):
             return render_template("alarms/alarm.html", **_context(db, _alarm_or_404(db, alarm_id),
                                                                      resolve_form=form, error_form=form)), 400
     return _act(alarm_id, lambda db, alarm, actor, user_id: lifecycle.resolve(
-        db, alarm, actor, form.note.data.strip(), settings=get_settings(), user_id=user_id,
+        db, alarm, actor, required(form.note.data).strip(), settings=get_settings(), user_id=user_id,
         ip=request.remote_addr), "Alarm resolved.")
 
 

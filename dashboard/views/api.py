@@ -139,7 +139,9 @@ def document_path(rule: str) -> str:
 
 def _check_query() -> None:
     """Refuse query parameters the document does not list for this operation (a typo would be ignored)."""
-    allowed = query_parameters(document_path(request.url_rule.rule), request.method)
+    rule = request.url_rule
+    assert rule is not None  # called from the views, so the request matched a route
+    allowed = query_parameters(document_path(rule.rule), request.method)
     unknown = sorted(set(request.args) - set(allowed))
     if unknown:
         takes = f"It takes: {', '.join(allowed)}." if allowed else "It takes no query parameters."

@@ -37,6 +37,7 @@ from core.model import AuditEvent, User
 from dashboard import SIGNED_IN_AT_KEY
 from dashboard.auth import SignedInUser, audit, check_password, end_sessions, home_for, public, roles_required
 from dashboard.extensions import get_database, get_settings
+from dashboard.forms import required
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ def sign_in():
     form = SignInForm()
     problem = None
     if form.validate_on_submit():
-        email = normalise_email(form.email.data)
+        email = normalise_email(required(form.email.data))
         now = dt.datetime.now(dt.UTC)
         ip = request.remote_addr
         wait = dt.timedelta(0)
@@ -158,7 +159,7 @@ def sign_in():
                 logger.warning("refused a sign-in attempt from %s: %.0f s to wait after failed attempts", ip,
                                wait.total_seconds())
             else:
-                ok = check_password(user.password_hash if user else _DUMMY_HASH, form.password.data)
+                ok = check_password(user.password_hash if user else _DUMMY_HASH, required(form.password.data))
                 if user is None or not ok or not user.active:
                     problem = "wrong"
                     reason = "unknown email" if user is None else ("inactive" if ok else "wrong password")

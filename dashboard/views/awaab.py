@@ -23,7 +23,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import DateField, RadioField, SelectChoice, SelectField, StringField, TextAreaField  # type: ignore[attr-defined]  # types-WTForms 3.2 lacks SelectChoice (new in WTForms 3.3)
 from wtforms.validators import InputRequired, Length, Optional
 
 from alerts.written_summary import SummaryError, compose, send_written_summary, summary_pdf
@@ -53,6 +53,7 @@ from core.workdays import london_date
 from dashboard.access import current_viewer, get_or_404
 from dashboard.auth import current_actor, roles_required
 from dashboard.extensions import get_database
+from dashboard.forms import required
 
 logger = logging.getLogger(__name__)
 
@@ -221,7 +222,7 @@ def change_emergency(case_id: int):
     """Put the case on the emergency track or take it off, with the reason."""
     form = EmergencyForm()
     return _act(case_id, form, lambda db, case, actor, kw: set_emergency(
-        db, case, form.emergency.data == "yes", actor=actor, reason=form.reason.data, **kw),
+        db, case, form.emergency.data == "yes", actor=actor, reason=required(form.reason.data), **kw),
         "Emergency status changed; the deadlines follow it.")
 
 
@@ -241,7 +242,7 @@ def remove_case_hazard(case_id: int):
     """Mark a hazard (form field ``hazard``) as not on the case (kept on the record)."""
     form = RemoveHazardForm()
     return _act(case_id, form, lambda db, case, actor, kw: remove_hazard(
-        db, case, form.hazard.data, actor=actor, reason=form.reason.data, **kw), "Hazard removed.")
+        db, case, form.hazard.data, actor=actor, reason=required(form.reason.data), **kw), "Hazard removed.")
 
 
 @bp.route("/cases/<int:case_id>/endeavours", methods=["POST"])
@@ -250,7 +251,7 @@ def log_endeavour(case_id: int):
     """Log the reasonable endeavours used when a step was held up."""
     form = EndeavourForm()
     return _act(case_id, form, lambda db, case, actor, kw: record_reasonable_endeavour(
-        db, case, category=form.category.data, text=form.text.data, actor=actor, step=form.step.data or None,
+        db, case, category=form.category.data, text=required(form.text.data), actor=actor, step=form.step.data or None,
         evidence=(form.evidence.data or "").splitlines(), **kw), "Logged on the case.")
 
 
@@ -260,7 +261,7 @@ def escalate(case_id: int):
     """Record an escalation (senior review, legal action, compensation, alternative accommodation)."""
     form = EscalationForm()
     return _act(case_id, form, lambda db, case, actor, kw: record_escalation(
-        db, case, form.escalation_type.data, actor=actor, reason=form.reason.data,
+        db, case, form.escalation_type.data, actor=actor, reason=required(form.reason.data),
         escalated_to=form.escalated_to.data or "", details=form.details.data or "",
         tenant_accepted=_yes_no(form.tenant_accepted.data), **kw), "Escalation recorded.")
 
@@ -271,7 +272,7 @@ def defer(case_id: int):
     """Record that preventative work cannot reasonably begin within 5 working days (the 12-week backstop)."""
     form = ReasonForm()
     return _act(case_id, form, lambda db, case, actor, kw: defer_preventative(
-        db, case, actor=actor, reason=form.reason.data, **kw),
+        db, case, actor=actor, reason=required(form.reason.data), **kw),
         "Recorded: preventative work is now due by the 12-week backstop.", anchor="steps")
 
 
@@ -281,7 +282,7 @@ def reopen(case_id: int):
     """Reopen a closed case, with the reason."""
     form = ReasonForm()
     return _act(case_id, form, lambda db, case, actor, kw: reopen_case(
-        db, case, actor=actor, reason=form.reason.data, **kw), "Case reopened.")
+        db, case, actor=actor, reason=required(form.reason.data), **kw), "Case reopened.")
 
 
 @bp.route("/cases/<int:case_id>/written-summary", methods=["POST"])
@@ -328,7 +329,7 @@ def cancel_visit(case_id: int, inspection_id: int):
 
     def action(db, case, actor, kw):
         inspection = _inspection_of(db, case, inspection_id)
-        cancel_inspection(db, inspection, actor, form.reason.data.strip(), **kw)
+        cancel_inspection(db, inspection, actor, required(form.reason.data).strip(), **kw)
 
     return _act(case_id, form, action, "Inspection cancelled.", anchor="inspections")
 
@@ -341,7 +342,7 @@ def move_visit(case_id: int, inspection_id: int):
 
     def action(db, case, actor, kw):
         inspection = _inspection_of(db, case, inspection_id)
-        move_inspection(db, inspection, form.date.data, actor, form.reason.data, now=_now(), **kw)
+        move_inspection(db, inspection, required(form.date.data), actor, required(form.reason.data), now=_now(), **kw)
 
     return _act(case_id, form, action, "Inspection moved.", anchor="inspections")
 
@@ -365,7 +366,7 @@ def correct_finding(case_id: int, inspection_id: int):
             raise CaseError("This inspection has no finding to correct yet")
         changes = {"mould_found": form.mould_found.data == "yes", "severity": form.severity.data,
                    "actions_taken": form.actions_taken.data or "", "follow_up_work": form.follow_up_work.data or ""}
-        edit_finding(db, inspection.finding, changes, actor, reason=form.reason.data, **kw)
+        edit_finding(db, inspection.finding, changes, actor, reason=required(form.reason.data), **kw)
 
     return _act(case_id, form, action, "Finding corrected; the earlier values are kept on the timeline.",
                 anchor="findings")

@@ -27,7 +27,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovTextInput,
 )
 from sqlalchemy import select
-from wtforms import DateField, RadioField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import DateField, RadioField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField  # type: ignore[attr-defined]  # types-WTForms 3.2 lacks SelectChoice (new in WTForms 3.3)
 from wtforms.validators import InputRequired, Length, Optional, StopValidation, ValidationError
 
 from core.cases import (
@@ -72,6 +72,7 @@ from dashboard import MAX_ROW_ID
 from dashboard.access import current_viewer, get_or_404, scope
 from dashboard.auth import current_actor, roles_required
 from dashboard.extensions import get_database
+from dashboard.forms import required
 
 logger = logging.getLogger(__name__)
 
@@ -111,8 +112,8 @@ def _case_template_context() -> dict[str, Any]:
     return {"now": now_utc(), "long_date": long_date}
 
 
-def who() -> dict[str, Any]:
-    """The actor, user id and IP of this request, as the core functions record them in the audit log."""
+def who() -> tuple[dict[str, Any], str]:
+    """The user id and IP of this request (keyword arguments of the core functions' audit), and the actor."""
     actor, user_id = current_actor()
     return {"user_id": user_id, "ip": request.remote_addr}, actor
 
@@ -196,12 +197,19 @@ def london_instant(day: dt.date, time: dt.time) -> dt.datetime:
 class WhenMixin:
     """A date and a time, in London time, that must not be in the future."""
 
+    when_date: DateField  # each form declares the two fields
+    when_time: StringField
+
     def validate_when_time(self, field) -> None:
         if parse_time(field.data or "") is None:
             raise ValidationError("Enter the time in the 24-hour clock, for example 14:30")
 
     def when(self) -> dt.datetime:
-        return london_instant(self.when_date.data, parse_time(self.when_time.data))
+        """The date and time as a UTC instant; both must have passed validation."""
+        time = parse_time(self.when_time.data or "")
+        if self.when_date.data is None or time is None:
+            raise ValueError("no valid date and time: validate the form first")
+        return london_instant(self.when_date.data, time)
 
     def check_not_future(self) -> bool:
         """The date and time are now or in the past, and not before ``EARLIEST_AWARE_AT`` (a typo)."""
@@ -381,7 +389,7 @@ def new():
             with get_database().session() as db:
                 if db.get(Property, form.uprn.data) is None:
                     raise CaseError("There is no home with this UPRN; check it against the asset register")
-                case = open_case(db, uprn=form.uprn.data, aware_at=form.when(), source=form.source.data,
+                case = open_case(db, uprn=required(form.uprn.data), aware_at=form.when(), source=form.source.data,
                                  actor=actor, emergency=form.emergency.data == "yes",
                                  summary=(form.summary.data or "").strip(),
                                  hazards=[{"hazard": form.hazard.data or "damp_and_mould",
@@ -423,6 +431,7 @@ def open_from_risk(uprn: str):
                              property_risk_id=risk.id if risk is not None else None, summary=summary, **audit_kwargs)
             case_id = case.id
             due = step_clocks(case, now_utc())[0].due  # the clock profile the case was opened under
+            assert due is not None  # the investigation always has a deadline
     except DuplicateCaseError as exc:
         flash(f"This home already has an open case (case {exc.case_id}).", "info")
         return redirect(url_for("cases.case_page", case_id=exc.case_id))
@@ -477,7 +486,7 @@ def close(case_id: int):
         case = _case_or_404(db, case_id)
         if form.validate_on_submit():
             try:
-                close_case(db, case, actor=actor, reason=form.reason.data, **audit_kwargs)
+                close_case(db, case, actor=actor, reason=required(form.reason.data), **audit_kwargs)
             except CaseError as exc:
                 form.reason.errors = [*form.reason.errors, str(exc)]
             else:
@@ -497,7 +506,7 @@ def add_note(case_id: int):
     with get_database().session() as db:
         case = _case_or_404(db, case_id)
         if form.validate_on_submit():
-            text = form.text.data.strip()
+            text = required(form.text.data).strip()
             add_case_event(db, case, "note", actor, text)
             from core import audit as core_audit
 
@@ -561,8 +570,9 @@ def schedule(case_id: int):
             form.team.data = covering[0]
         if form.validate_on_submit():
             team = db.get(Team, form.team.data)
+            assert team is not None  # the form takes only the id of a team listed above, in this session
             try:
-                inspection = schedule_inspection(db, case, team, form.date.data, actor, **audit_kwargs)
+                inspection = schedule_inspection(db, case, team, required(form.date.data), actor, **audit_kwargs)
             except SchedulingError as exc:
                 form.date.errors = [*form.date.errors, str(exc)]
             else:

@@ -35,7 +35,7 @@ from flask_login import current_user
 from govuk_frontend_wtf.wtforms_widgets import GovCheckboxesInput, GovCheckboxInput, GovSelect
 from werkzeug.routing import BuildError
 from wtforms import BooleanField, Form, SelectField, SelectMultipleField
-from wtforms.fields.choices import SelectChoice
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # types-WTForms 3.2 lacks SelectChoice (new in WTForms 3.3)
 
 from analytics.risk import BANDS, CAUSES, INSUFFICIENT_DATA
 from analytics.thermal_home import home_thermal
@@ -105,7 +105,8 @@ def url_maker(endpoint: str, argument: str) -> Callable[[str], str]:
     ``url_for``.
     """
     marker = "__dampwatch_value__"
-    pattern = url_for(endpoint, **{argument: marker})
+    values: dict[str, Any] = {argument: marker}  # url_for's keyword values are Any
+    pattern = url_for(endpoint, **values)
     return lambda value: pattern.replace(marker, quote(str(value), safe=""))
 
 

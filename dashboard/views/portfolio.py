@@ -9,6 +9,7 @@ so these pages are theirs (managers start their day on the summary).
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from flask import Blueprint, abort, render_template, request, url_for
 
@@ -37,7 +38,7 @@ def summary():
     except ValueError:
         page = 1
     shown = sites[(page - 1) * SITES_PER_PAGE:page * SITES_PER_PAGE]
-    pagination = None
+    pagination: dict[str, Any] | None = None  # the GOV.UK pagination component's parameters
     if pages > 1:
         def href(number: int) -> str:
             return url_for("portfolio.summary", page=number if number > 1 else None) + "#sites"

@@ -18,14 +18,14 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovCheckboxesInput, GovRadioInput, GovSubmitInput, GovTextArea
 from sqlalchemy import select
-from wtforms import RadioField, SelectChoice, SelectMultipleField, SubmitField, TextAreaField
+from wtforms import RadioField, SelectChoice, SelectMultipleField, SubmitField, TextAreaField  # type: ignore[attr-defined]  # types-WTForms 3.2 lacks SelectChoice (new in WTForms 3.3)
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from core.cases import CaseError, record_finding
 from core.keyed_hash import settings_hash
 from core.model import Inspection, Room, Team, User
 from core.workdays import london_date
-from dashboard.auth import audit, public, roles_required
+from dashboard.auth import audit, public, roles_required, signed_in_user_row
 from dashboard.extensions import get_database, get_settings
 from dashboard.views.cases import CAUSE_LABELS, SEVERITY_LABELS, long_date, now_utc, who
 
@@ -178,7 +178,7 @@ def calendar_token_hash(token: str) -> str:
 def calendar():
     """Whether the member has a secret calendar URL (to subscribe to in a calendar app), and making a new one."""
     with get_database().session() as db:
-        has_link = db.get(User, current_user.id).calendar_token is not None
+        has_link = signed_in_user_row(db).calendar_token is not None
     return render_template("repair/calendar.html", feed=None, has_link=has_link,
                            messages=get_flashed_messages(with_categories=True))
 
@@ -189,7 +189,7 @@ def rotate_calendar():
     """Make a new secret calendar URL and show it, this once; the old one stops working at once."""
     token = _new_token()
     with get_database().session() as db:
-        user = db.get(User, current_user.id)
+        user = signed_in_user_row(db)
         had = user.calendar_token is not None
         user.calendar_token = calendar_token_hash(token)
         audit(db, "user.calendar_token_rotated" if had else "user.calendar_token_created", "user", user.id)
@@ -216,6 +216,7 @@ def calendar_feed(token: str):
         rows = db.scalars(select(Inspection).where(Inspection.team_id == user.team_id,
                                                    Inspection.scheduled_for >= since)
                           .order_by(Inspection.scheduled_for, Inspection.id)).all()
+        assert user.team is not None  # its team_id is set (checked above)
         team_name = user.team.name
         calendar = Calendar()
         calendar.add("prodid", "-//DampWatch//Inspections//EN")

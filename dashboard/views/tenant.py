@@ -31,6 +31,7 @@ from alerts.tenant_access import (
 from core.model import Tenant
 from dashboard.auth import TENANT_SESSION_KEY, audit, current_tenant_id, public, tenant_required
 from dashboard.extensions import get_database, get_settings
+from dashboard.forms import required
 from dashboard.tenant_words import tenant_lang, tw, words
 
 logger = logging.getLogger(__name__)
@@ -59,11 +60,11 @@ class _TenantErrors:
     :data:`BUILT_IN_ERRORS`. An error the words do not know is shown as it is.
     """
 
-    def validate(self, extra_validators=None) -> bool:  # type: ignore[no-untyped-def]
+    def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)  # type: ignore[misc]
         for field in self:  # type: ignore[attr-defined]
             field.errors = [tenant_error(message) for message in field.errors]
-        self._errors = None  # type: ignore[attr-defined]  # the cached form.errors is built again
+        self._errors = None  # the cached form.errors is built again
         return valid
 
 
@@ -81,7 +82,7 @@ def tenant_error(message: str) -> str:
 class _TenantWidget:
     """A GOV.UK widget whose error message's hidden prefix ("Error:") is in the page's language."""
 
-    def map_gov_params(self, field, **kwargs):  # type: ignore[no-untyped-def]
+    def map_gov_params(self, field, **kwargs):
         params = super().map_gov_params(field, **kwargs)  # type: ignore[misc]
         if "errorMessage" in params:
             params["errorMessage"]["visuallyHiddenText"] = tw("error_prefix")
@@ -160,10 +161,10 @@ def sign_in():
     if form.validate_on_submit():
         now = now_utc()
         with get_database().session() as db:
-            ip_ok, _ = link_request_allowed(db, get_settings(), form.contact.data, request.remote_addr, now)
+            ip_ok, _ = link_request_allowed(db, get_settings(), required(form.contact.data), request.remote_addr, now)
             if not ip_ok:
                 return render_template("tenant/too_many.html"), 429
-            request_link(db, get_settings(), form.contact.data, ip=request.remote_addr, now=now)
+            request_link(db, get_settings(), required(form.contact.data), ip=request.remote_addr, now=now)
         return redirect(url_for("tenant.link_sent"))
     return render_template("tenant/sign_in.html", form=form)
 
@@ -224,7 +225,7 @@ def report():
         now = now_utc()
         with get_database().session() as db:
             case, opened = report_problem(db, _tenant(db), where=form.where.data,
-                                          description=form.description.data.strip(), now=now,
+                                          description=required(form.description.data).strip(), now=now,
                                           ip=request.remote_addr, settings=get_settings())
             session["tenant_report"] = {"case_id": case.id, "opened": opened}
         return redirect(url_for("tenant.report_sent"))

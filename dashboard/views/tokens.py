@@ -18,7 +18,7 @@ from sqlalchemy import select
 from wtforms import StringField, SubmitField
 from wtforms.validators import InputRequired, Length
 
-from core.model import ApiToken, User
+from core.model import ApiToken
 from dashboard.api_tokens import (
     NAME_MAX_LENGTH,
     TOKEN_ROLES,
@@ -27,8 +27,9 @@ from dashboard.api_tokens import (
     revoke_token,
     user_tokens,
 )
-from dashboard.auth import roles_required
+from dashboard.auth import roles_required, signed_in_user_row
 from dashboard.extensions import get_database
+from dashboard.forms import required
 
 logger = logging.getLogger(__name__)
 
@@ -67,14 +68,14 @@ def new():
     form = NewTokenForm()
     if form.validate_on_submit():
         with get_database().session() as db:
-            user = db.get(User, current_user.id)
+            user = signed_in_user_row(db)
             try:
-                value = create_token(db, user, form.name.data, actor=current_user.email,
+                value = create_token(db, user, required(form.name.data), actor=current_user.email,
                                      actor_user_id=current_user.id, ip=request.remote_addr)
             except TokenError as exc:
                 form.name.errors = [*form.name.errors, str(exc)]
             else:
-                name = form.name.data.strip()
+                name = required(form.name.data).strip()
                 # Shown in this response only: never redirected through the session, never logged.
                 return render_template("tokens/created.html", name=name, token=value)
     return render_template("tokens/new.html", form=form)
