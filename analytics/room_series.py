@@ -347,6 +347,30 @@ def _site_only_read(session: Session, store: ReadingsStore, home: Property, star
     return registry, read
 
 
+def read_home(session: Session, store: ReadingsStore, home: Property, start_hour: int, end_hour: int, *,
+              estate_outdoor: bool) -> tuple[Registry, _Read] | None:
+    """One home's rooms' hourly readings and its outdoor conditions over ``[start_hour, end_hour)``, as scoring
+    finds them, read in as few store queries as it takes (the charts' and the thermal insight's reader).
+
+    A block with its own outdoor sensor rarely needs the district's (often a hundred sensors, most of the
+    reading time): see :func:`_site_only_read`. Otherwise every sensor of the home's site and district is read,
+    and with ``estate_outdoor`` the estate's other outdoor sensors where :func:`_outdoor` allows them.
+
+    Returns
+    -------
+    (Registry, (temperature, humidity, maximum humidity, OutdoorConditions)) or None
+        The home's registry and, per room in its order, hourly arrays of shape (rooms, hours); None for a
+        home without a room that has had a sensor.
+    """
+    site_read = _site_only_read(session, store, home, start_hour, end_hour) if home.site else None
+    if site_read is not None:
+        return site_read
+    registry = _registry(session, home, estate_outdoor=False)
+    if registry.rooms.empty:
+        return None
+    return registry, _read(session, store, home, registry, start_hour, end_hour, wider=estate_outdoor)
+
+
 def room_series(session: Session, store: ReadingsStore, home: Property, days: int,
                 end_hour: int) -> list[RoomSeries]:
     """Hourly and daily series of each indoor room of ``home`` that has had a sensor, over ``days`` UTC days.
@@ -374,16 +398,10 @@ def room_series(session: Session, store: ReadingsStore, home: Property, days: in
     last_day = (end_hour - 1) // HOURS_PER_DAY
     first_day = last_day - days + 1
     start_hour = first_day * HOURS_PER_DAY - CONTEXT_HOURS
-    # A block with its own outdoor sensor rarely needs the district's (often a hundred sensors, most of the
-    # reading time): see _site_only_read. Otherwise every sensor near the home is read.
-    site_read = _site_only_read(session, store, home, start_hour, end_hour) if home.site else None
-    if site_read is None:
-        registry = _registry(session, home, estate_outdoor=False)
-        if registry.rooms.empty:
-            return []
-        read = _read(session, store, home, registry, start_hour, end_hour)
-    else:
-        registry, read = site_read
+    home_read = read_home(session, store, home, start_hour, end_hour, estate_outdoor=True)
+    if home_read is None:
+        return []
+    registry, read = home_read
     rooms = registry.rooms
     n = len(rooms)
     room_ids = [int(r) for r in rooms["room_id"]]

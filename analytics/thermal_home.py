@@ -298,8 +298,8 @@ def home_thermal(session: Session, store: ReadingsStore, uprn: str, now: dt.date
     Reads the rooms' hourly means and the home's outdoor conditions as the damp and mould score does
     (``analytics.registry``), including a lead of :data:`RUNNING_MEAN_LEAD_DAYS` for the running mean.
     """
-    from analytics.registry import epoch_hour, outdoor_conditions, read_room_hours
-    from analytics.room_series import _registry
+    from analytics.registry import epoch_hour
+    from analytics.room_series import read_home
     from core.model import Property
 
     home = session.get(Property, uprn)
@@ -310,17 +310,18 @@ def home_thermal(session: Session, store: ReadingsStore, uprn: str, now: dt.date
     lead_hour = start_hour - RUNNING_MEAN_LEAD_DAYS * 24
     start = dt.datetime.fromtimestamp(start_hour * 3600, dt.UTC)
     end = dt.datetime.fromtimestamp(end_hour * 3600, dt.UTC)
-    registry = _registry(session, home, estate_outdoor=False)
-    indoor = registry.rooms
     hours = pd.date_range(start, periods=end_hour - start_hour, freq="h")
     rooms: list[tuple[int, str, str, pd.Series]] = []
-    if len(indoor):
-        temperature, _, _ = read_room_hours(store, registry, indoor["room_id"].tolist(), start_hour, end_hour)
+    outdoor_daily, source = None, None
+    # One read of the rooms and the outdoor sensors from the running mean's lead on; the rooms are judged
+    # from start_hour. The estate's farther outdoor sensors are not read (see the module's docstring).
+    home_read = read_home(session, store, home, lead_hour, end_hour, estate_outdoor=False)
+    if home_read is not None:
+        registry, (temperature, _, _, outdoor) = home_read
+        indoor = registry.rooms
+        window = slice(start_hour - lead_hour, end_hour - lead_hour)
         for row, (room_id, name, room_type) in enumerate(
                 zip(indoor["room_id"], indoor["name"], indoor["room_type"], strict=True)):
-            rooms.append((int(room_id), str(name), str(room_type), pd.Series(temperature[row], index=hours)))
-    outdoor_daily, source = None, None
-    if rooms:
-        outdoor_daily, source = measured_outdoor_daily(
-            outdoor_conditions(session, store, registry, lead_hour, end_hour), uprn)
+            rooms.append((int(room_id), str(name), str(room_type), pd.Series(temperature[row, window], index=hours)))
+        outdoor_daily, source = measured_outdoor_daily(outdoor, uprn)
     return assess_home(uprn, rooms, start, end, outdoor_daily_mean=outdoor_daily, outdoor_source=source)
