@@ -39,9 +39,9 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -170,12 +170,32 @@ def worker_name() -> str:
 
 def claim(session: Session, message_id: int, now: dt.datetime, worker: str) -> bool:
     """Take a pending message for sending; False when another worker got it first (or it is not due)."""
-    result = session.execute(
+    # An UPDATE always runs through a cursor, so its result is a CursorResult (which has ``rowcount``);
+    # Session.execute is typed to return the plain Result for every statement.
+    result = cast("CursorResult[Any]", session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id, OutboxMessage.status == "pending")
         .values(status="sending", claimed_at=now, claimed_by=worker, attempts=OutboxMessage.attempts + 1)
-    )
+    ))
     return result.rowcount == 1
+
+
+def _clock(now: dt.datetime | None, clock: Callable[[], dt.datetime] | None) -> Callable[[], dt.datetime]:
+    """``clock`` if given; else a clock frozen at ``now`` when ``now`` is given (tests), else the real time."""
+    if clock is not None:
+        return clock
+    if now is None:
+        return utcnow
+    frozen = now
+    return lambda: frozen
+
+
+def _message(session: Session, message_id: int) -> OutboxMessage:
+    """The outbox row ``message_id``, which the worker has claimed (so it exists unless deleted by hand)."""
+    message = session.get(OutboxMessage, message_id)
+    if message is None:
+        raise LookupError(f"outbox message {message_id} was deleted while it was being sent")
+    return message
 
 
 def _record_on_case(session: Session, message: OutboxMessage, sent_at: dt.datetime) -> None:
@@ -207,13 +227,12 @@ def deliver_one(database: Database, message_id: int, senders: Mapping[str, Sende
     time it was sent and the time of its next try (default: the real time, or ``now`` when only ``now`` is
     given, for tests that freeze time).
     """
-    if clock is None:
-        clock = (lambda: now) if now is not None else utcnow
+    clock = _clock(now, clock)
     now = now or clock()
     with database.session() as session:
         if not claim(session, message_id, now, worker or worker_name()):
             return None
-        message = session.get(OutboxMessage, message_id)
+        message = _message(session, message_id)
         session.expunge(message)
     sender = senders[message.channel]
     reference: str | None = None
@@ -227,7 +246,7 @@ def deliver_one(database: Database, message_id: int, senders: Mapping[str, Sende
         error = DeliveryError(f"{type(exc).__name__}: {exc}")
     finished = max(clock(), now)  # when the channel answered: never before the claim
     with database.session() as session:
-        row = session.get(OutboxMessage, message_id)
+        row = _message(session, message_id)
         if error is None:
             row.status = "sent"
             row.sent_at = finished
@@ -243,11 +262,12 @@ def deliver_one(database: Database, message_id: int, senders: Mapping[str, Sende
             logger.warning("message %d (%s via %s) failed after %d attempt(s): %s", row.id, row.message_type,
                            row.channel, row.attempts, _without(str(error), row.recipient))
         else:
+            next_attempt_at = finished + policy.delay(row.attempts)
             row.status = "pending"
-            row.next_attempt_at = finished + policy.delay(row.attempts)
+            row.next_attempt_at = next_attempt_at
             row.last_error = str(error)[:2000]
             logger.info("message %d (%s via %s) not delivered (attempt %d), retrying at %s: %s", row.id,
-                        row.message_type, row.channel, row.attempts, row.next_attempt_at.isoformat(),
+                        row.message_type, row.channel, row.attempts, next_attempt_at.isoformat(),
                         _without(str(error), row.recipient))
         return row.status
 
@@ -266,10 +286,12 @@ def recover_stale(session: Session, policy: RetryPolicy, now: dt.datetime) -> in
         select(OutboxMessage).where(OutboxMessage.status == "sending", OutboxMessage.claimed_at < cutoff)
     ).all()
     for message in stale:
+        claimed_at = message.claimed_at
+        assert claimed_at is not None  # the query's claimed_at < cutoff never matches NULL
         message.status = "failed"
         message.last_error = (
             f"delivery was interrupted (worker {message.claimed_by} stopped while sending at "
-            f"{message.claimed_at.isoformat()}); it may or may not have reached the recipient: check, then "
+            f"{claimed_at.isoformat()}); it may or may not have reached the recipient: check, then "
             f"'dampwatch outbox retry {message.id}' to send it again"
         )
         logger.warning("message %d was left sending by %s; marked failed for a person to check", message.id,
@@ -286,8 +308,7 @@ def deliver_due(database: Database, senders: Mapping[str, Sender], policy: Retry
     it for tests), not from the start of the pass, which may be seconds earlier.
     """
     report = DeliveryReport()
-    if clock is None:
-        clock = (lambda: now) if now is not None else utcnow
+    clock = _clock(now, clock)
     now = now or clock()
     with database.session() as session:
         report.recovered = recover_stale(session, policy, now)
