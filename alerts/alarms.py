@@ -182,7 +182,10 @@ def open_case_for_alarm(session: Session, alarm: Alarm, actor: str, *, settings=
                          actor=actor, emergency=emergency, user_id=user_id, room_id=alarm.room_id,
                          summary=f"From alarm {alarm.id}: {alarm.message}", hazards=hazards)
     except DuplicateCaseError as exc:
-        case = session.get(Case, exc.case_id)
+        existing = session.get(Case, exc.case_id)
+        if existing is None:  # open_case read it in this session a moment ago; only a concurrent delete gets here
+            raise
+        case = existing
         alarm.case_id = case.id
         if hazard_code and case.status == "open" and hazard_code not in hazard_codes(case):
             add_hazard(session, case, hazard_code, severity, actor=actor, notes=f"From alarm {alarm.id}")

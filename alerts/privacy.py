@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from alerts.tenant_access import contact_hash, find_tenants, normalise_contact
@@ -82,7 +82,7 @@ def find_household(session: Session, who: str) -> tuple[str, list[Tenant]]:
 
 
 def _audit_query(settings, tenants: list[Tenant], case_ids: list[int]):
-    conditions = [AuditEvent.actor.in_([f"tenant:{tenant.id}" for tenant in tenants])]
+    conditions: list[ColumnElement[bool]] = [AuditEvent.actor.in_([f"tenant:{tenant.id}" for tenant in tenants])]
     conditions.append((AuditEvent.object_type == "tenant")
                       & AuditEvent.object_id.in_([str(tenant.id) for tenant in tenants]))
     if case_ids:
@@ -107,17 +107,18 @@ def subject_access(session: Session, settings, who: str, *, actor: str,
     """Everything held about the household ``who`` names, as a JSON-ready dict; the request is audited."""
     now = now or dt.datetime.now(dt.UTC)
     uprn, tenants = find_household(session, who)
-    home = session.get(Property, uprn)
+    home = session.get_one(Property, uprn)  # find_household checked it, or it is a tenant's home (a foreign key)
     cases = list(session.scalars(select(Case).where(Case.uprn == uprn).order_by(Case.id)))
     case_ids = [case.id for case in cases]
-    pack = {
+    messages = [_row(message) for message in session.scalars(_messages_query(uprn, tenants))]
+    pack: dict[str, Any] = {
         "schema_version": PACK_SCHEMA_VERSION,
         "generated_at": now.isoformat(),
         "asked_for": "uprn" if who.strip().isdigit() else "contact",
         "home": _row(home),
         "rooms": [{"id": room.id, "name": room.name, "room_type": room.room_type} for room in home.rooms],
         "tenants": [_row(tenant) for tenant in tenants],
-        "messages": [_row(message) for message in session.scalars(_messages_query(uprn, tenants))],
+        "messages": messages,
         "cases": [{
             **_row(case),
             "timeline": [_row(event) for event in case.events],
@@ -137,7 +138,7 @@ def subject_access(session: Session, settings, who: str, *, actor: str,
                         "store; export them with 'dampwatch readings export' for the devices listed under rooms.",
     }
     audit.record(session, actor, "tenant.subject_access", "property", uprn, tenants=[t.id for t in tenants],
-                 messages=len(pack["messages"]), cases=len(cases))
+                 messages=len(messages), cases=len(cases))
     return pack
 
 

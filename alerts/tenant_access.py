@@ -24,8 +24,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import secrets
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from alerts.messages import MESSAGE_TYPES, send_sign_in_link
@@ -77,7 +78,7 @@ def find_tenants(session: Session, contact: str) -> list[Tenant]:
     found = []
     for tenant in session.scalars(select(Tenant).where(Tenant.phone.is_not(None)).order_by(Tenant.id)):
         try:
-            if normalise_mobile(tenant.phone) == key:
+            if tenant.phone is not None and normalise_mobile(tenant.phone) == key:
                 found.append(tenant)
         except ValidationError:
             continue
@@ -90,8 +91,8 @@ def link_request_allowed(session: Session, settings, contact: str, ip: str | Non
     since = now - LINK_REQUEST_WINDOW
     base = select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "tenant.link_requested",
                                                                 AuditEvent.at > since)
-    by_ip = session.scalar(base.where(AuditEvent.ip == ip)) if ip else 0
-    by_contact = session.scalar(base.where(AuditEvent.object_id == contact_hash(settings, contact)))
+    by_ip = (session.scalar(base.where(AuditEvent.ip == ip)) or 0) if ip else 0  # COUNT(*) always has a row
+    by_contact = session.scalar(base.where(AuditEvent.object_id == contact_hash(settings, contact))) or 0
     return by_ip < MAX_REQUESTS_PER_IP, by_contact < MAX_LINKS_PER_CONTACT
 
 
@@ -130,16 +131,18 @@ def valid_token(session: Session, settings, token: str, now: dt.datetime) -> Ten
 def use_token(session: Session, settings, token: str, now: dt.datetime) -> Tenant | None:
     """Use a token (once: a conditional UPDATE); the tenant it signs in, or None if it is not valid."""
     digest = link_token_hash(settings, token)
-    result = session.execute(
+    # An UPDATE's result is a CursorResult (with ``rowcount``); Session.execute is typed as the plain Result.
+    result = cast("CursorResult[Any]", session.execute(
         update(TenantLoginToken)
         .where(TenantLoginToken.token_sha256 == digest, TenantLoginToken.used_at.is_(None),
                TenantLoginToken.expires_at > now)
         .values(used_at=now)
-    )
+    ))
     if result.rowcount != 1:
         return None
-    row = session.scalar(select(TenantLoginToken).where(TenantLoginToken.token_sha256 == digest))
-    tenant = session.get(Tenant, row.tenant_id)
+    # The UPDATE has just matched this row, in this transaction; its tenant_id is a foreign key.
+    row = session.scalars(select(TenantLoginToken).where(TenantLoginToken.token_sha256 == digest)).one()
+    tenant = session.get_one(Tenant, row.tenant_id)
     audit.record(session, f"tenant:{tenant.id}", "tenant.signed_in", "tenant", tenant.id)
     return tenant
 
