@@ -37,7 +37,7 @@ import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -119,6 +119,16 @@ class Observation:
     room_type: str | None = None
     device_id: str | None = None
     context: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class ObservationPlace(TypedDict, total=False):
+    """Where (and until when) an observation is: keyword arguments of :class:`Observation`, shared by a subject's rules."""
+
+    until: dt.datetime | None
+    uprn: str | None
+    room_id: int | None
+    room_type: str | None
+    device_id: str | None
 
 
 @dataclasses.dataclass
@@ -307,14 +317,17 @@ def _tenant_message_type(obs: Observation) -> str | None:
 
 def _link_case(session: Session, settings, alarm: Alarm, raised_at: dt.datetime) -> None:
     """Link the alarm to the home's open case; open one if the settings say this rule should."""
+    uprn = alarm.uprn
+    if uprn is None:  # not at a home (the caller checks): no case to link
+        return
     auto = {r.strip() for r in settings.alerts_open_case_rules.split(",") if r.strip()}
-    case = find_open_case(session, alarm.uprn)
+    case = find_open_case(session, uprn)
     hazard_code = RULE_HAZARDS.get(alarm.rule)
     hazards = [{"hazard": hazard_code, "severity": "high" if alarm.severity in ("high", "critical") else "medium"}] \
         if hazard_code else None
     if case is None and alarm.rule in auto:
         try:
-            case = open_case(session, uprn=alarm.uprn, aware_at=raised_at, source="alarm",
+            case = open_case(session, uprn=uprn, aware_at=raised_at, source="alarm",
                              actor=lifecycle.SYSTEM_ACTOR, room_id=alarm.room_id,
                              summary=f"From alarm {alarm.id}: {alarm.message}", hazards=hazards)
             lifecycle.add_event(session, alarm, "case_opened", lifecycle.SYSTEM_ACTOR, f"Case {case.id} opened",
@@ -325,7 +338,7 @@ def _link_case(session: Session, settings, alarm: Alarm, raised_at: dt.datetime)
             case = session.get(Case, exc.case_id)
     if case is not None:
         alarm.case_id = case.id
-        if hazards and hazard_code not in hazard_codes(case) and case.status == "open":
+        if hazards and hazard_code is not None and hazard_code not in hazard_codes(case) and case.status == "open":
             add_hazard(session, case, hazard_code, hazards[0]["severity"], actor=lifecycle.SYSTEM_ACTOR,
                        notes=f"From alarm {alarm.id}")
 
@@ -383,7 +396,8 @@ def risk_observations(session: Session, now: dt.datetime) -> list[Observation]:
             room_id = risk.driver_room_id
             if risk.cause == "poor_ventilation" and risk.uprn in ventilation:
                 room_id = ventilation[risk.uprn]  # the advice is about the room that clears steam slowly
-            base = {"uprn": risk.uprn, "room_id": room_id, "room_type": room_types.get(room_id)}
+            base: ObservationPlace = {"uprn": risk.uprn, "room_id": room_id,
+                                      "room_type": room_types.get(room_id) if room_id is not None else None}
             context = {"band": risk.band, "score": score or 0.0, "previous": previous_band.get(risk.uprn, "not scored"),
                        "cause": risk.cause or "", "cause_words": _cause_words(risk.cause),
                        "room": risk.driver_room or "home", "property_risk_id": risk.id, "run_id": run.id}
@@ -411,6 +425,8 @@ def _ventilation_rooms(session: Session, run_id: int) -> dict[str, int]:
     ).all()
     best: dict[str, tuple[int, float, int]] = {}
     for uprn, room_id, room_type, score in rows:
+        if score is None:  # the query leaves these out
+            continue
         rank = (0 if room_type == "bathroom" else 1, score, room_id)
         if uprn not in best or rank < best[uprn]:
             best[uprn] = rank
@@ -473,8 +489,13 @@ def _latest_causes(session: Session, now: dt.datetime) -> dict[str, tuple[str, s
     room_types = dict(session.execute(select(Room.id, Room.room_type)).all())
     rows = session.execute(select(PropertyRisk.uprn, PropertyRisk.cause).where(PropertyRisk.run_id == run_id,
                                                                              PropertyRisk.cause.is_not(None)))
-    return {uprn: (cause, room_types.get(ventilation.get(uprn)) if cause == "poor_ventilation" else None)
-            for uprn, cause in rows}
+    out: dict[str, tuple[str, str | None]] = {}
+    for uprn, cause in rows:
+        if cause is None:  # the query leaves these out
+            continue
+        room_id = ventilation.get(uprn) if cause == "poor_ventilation" else None
+        out[uprn] = (cause, room_types.get(room_id) if room_id is not None else None)
+    return out
 
 
 def evaluate_scoring(session: Session, settings, now: dt.datetime | None = None) -> EngineReport:
@@ -521,7 +542,8 @@ def device_observations(session: Session, now: dt.datetime) -> list[Observation]
         last_seen = health.last_seen if health is not None else None
         since = last_seen or installation.installed_at
         hours = max((now - since).total_seconds() / 3600.0, 0.0)
-        base = {"uprn": room.uprn, "room_id": room.id, "room_type": room.room_type, "device_id": device.device_id}
+        base: ObservationPlace = {"uprn": room.uprn, "room_id": room.id, "room_type": room.room_type,
+                                  "device_id": device.device_id}
         context = {"room": room.name,
                    "last_seen": f"{last_seen.astimezone(LONDON):%d %b %Y %H:%M}" if last_seen else None,
                    "last_seen_at": last_seen.isoformat() if last_seen else None}

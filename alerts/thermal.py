@@ -43,7 +43,7 @@ from core.model import Installation, Property, Room
 from core.workdays import LONDON, london_date, start_of_day
 
 if TYPE_CHECKING:
-    from alerts.engine import EngineReport, Observation
+    from alerts.engine import EngineReport, Observation, ObservationPlace
 
 logger = logging.getLogger(__name__)
 
@@ -104,20 +104,22 @@ def day_values(temps: pd.Series, room_type: str, upper_limit: float | None = Non
         out["share_18"] = float(np.sum(values[occupied] < COLD_THRESHOLD_HEALTHY_C) / n)
         out["share_16"] = float(np.sum(values[occupied] < COLD_THRESHOLD_RESPIRATORY_C) / n)
     if room_type in HEAT_ROOM_TYPES:
-        adaptive = room_type != "bedroom" and upper_limit is not None and np.isfinite(upper_limit)
+        # The day's adaptive limit, for a living room or kitchen on a day it is known; else None.
+        adaptive_limit = (float(upper_limit) if room_type != "bedroom" and upper_limit is not None
+                          and np.isfinite(upper_limit) else None)
         if room_type == "bedroom":
             window = occupied_hours_mask(local_hours, room_type, night=True) & ~np.isnan(values)
             limit = TM59_BEDROOM_NIGHT_LIMIT_C
         else:
             window = occupied
-            limit = float(upper_limit) + 0.5 if adaptive else LIVING_AREA_LIMIT_C
+            limit = adaptive_limit + 0.5 if adaptive_limit is not None else LIVING_AREA_LIMIT_C
         if window.sum() >= MIN_HOURS_OF_DATA:
-            if adaptive:
-                out["heat_hours"] = float(np.sum(exceedance_delta(values[window], float(upper_limit)) >= 1))
+            if adaptive_limit is not None:
+                out["heat_hours"] = float(np.sum(exceedance_delta(values[window], adaptive_limit) >= 1))
             else:
                 out["heat_hours"] = float(np.sum(values[window] > limit))
         out["heat_limit"] = limit
-        out["heat_adaptive"] = bool(adaptive)
+        out["heat_adaptive"] = adaptive_limit is not None
     return out
 
 
@@ -153,15 +155,16 @@ def thermal_observations(session, store, now: dt.datetime, *, days: int = LOOKBA
             lo, hi = start_of_day(day), start_of_day(day + dt.timedelta(days=1))
             temps = hourly[(hourly.index >= lo) & (hourly.index < hi)]
             values = day_values(temps, room.room_type, limits.get(room.uprn, {}).get(day)) if len(temps) else {}
-            base = {"subject_key": f"room:{room_id}", "at": lo, "until": hi, "uprn": room.uprn, "room_id": room_id,
-                    "room_type": room.room_type}
+            subject_key = f"room:{room_id}"
+            place: ObservationPlace = {"until": hi, "uprn": room.uprn, "room_id": room_id, "room_type": room.room_type}
             if room.room_type in COLD_ROOM_TYPES:
                 share_18, share_16 = values.get("share_18"), values.get("share_16")
-                context = {"room": room.name.lower(), "vulnerable": vulnerable, "hazard": "excess_cold"}
-                if share_18 is not None:
+                context: dict[str, Any] = {"room": room.name.lower(), "vulnerable": vulnerable, "hazard": "excess_cold"}
+                if share_18 is not None and share_16 is not None:  # day_values gives both or neither
                     context.update(share_18=f"{share_18 * 100:.0f}", share_16=f"{share_16 * 100:.0f}",
                                    severity="high" if share_16 >= COLD_HIGH_SHARE_BELOW_16 else "medium")
-                observations.append(Observation(rule="excess_cold", value=share_18, context=context, **base))
+                observations.append(Observation(rule="excess_cold", subject_key=subject_key, value=share_18, at=lo,
+                                                context=context, **place))
             if room.room_type in HEAT_ROOM_TYPES:
                 hours = values.get("heat_hours")
                 limit = values.get("heat_limit", TM59_BEDROOM_NIGHT_LIMIT_C)
@@ -170,7 +173,8 @@ def thermal_observations(session, store, now: dt.datetime, *, days: int = LOOKBA
                            else "in occupied hours, 09:00-22:00"}
                 if hours is not None:
                     context["hours"] = f"{hours:.0f}"
-                observations.append(Observation(rule="excess_heat", value=hours, context=context, **base))
+                observations.append(Observation(rule="excess_heat", subject_key=subject_key, value=hours, at=lo,
+                                                context=context, **place))
             day += dt.timedelta(days=1)
     return observations
 
