@@ -5,7 +5,10 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
+
+#: A :class:`RawMessage` as the ingestor sends it to its worker: ``(topic, payload, received_at)``.
+RawItem = tuple[str, bytes, float]
 
 
 class RawMessage(NamedTuple):
@@ -54,3 +57,16 @@ class BatchResult:
             other.spool_depth,
             stored_seq=stored_seq,
         )
+
+
+class Writer(Protocol):
+    """What makes batches durable: :class:`ingest.writer.BatchWriter`, or it with a replay window
+    (:class:`ingest.replay.ReplayingWriter`)."""
+
+    def write(self, batch: list[RawMessage]) -> BatchResult:
+        """Store ``batch``; returns only once it is durable (or raises)."""
+        ...
+
+    def reachable(self) -> bool:
+        """True if the app database and the readings store both answer now (an outage probe)."""
+        ...

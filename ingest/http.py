@@ -41,11 +41,12 @@ from urllib.parse import parse_qs, urlsplit
 
 from core.errors import ConfigError, DampWatchError
 from core.settings import name_value_pairs
-from ingest.batch import BatchResult, RawMessage
+from ingest.batch import BatchResult, RawMessage, Writer
 
 if TYPE_CHECKING:
+    from core.db import Database
+    from core.readings import ReadingsStore
     from core.settings import Settings
-    from ingest.writer import BatchWriter
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class Integration:
 @dataclasses.dataclass(frozen=True, slots=True)
 class Response:
     status: int
-    body: dict
+    body: dict[str, object]  # sent as JSON
     headers: tuple[tuple[str, str], ...] = ()
 
 
@@ -124,7 +125,7 @@ class HttpIngest:
 
     def __init__(
         self,
-        writer: BatchWriter,
+        writer: Writer,
         integrations: Mapping[str, Integration],
         *,
         path: str = "/ingest",
@@ -185,7 +186,7 @@ class HttpIngest:
         return response
 
 
-def _summary(result: BatchResult) -> dict:
+def _summary(result: BatchResult) -> dict[str, object]:
     return {
         "stored": result.stored,
         "duplicates": result.duplicates,
@@ -277,6 +278,8 @@ class HttpIngestServer:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
+        if isinstance(host, bytes):  # typeshed allows it; an AF_INET or AF_INET6 server's host is text
+            host = host.decode()
         return f"http://{host}:{port}{self.ingest.path}"
 
     def start(self) -> HttpIngestServer:
@@ -301,16 +304,16 @@ class HttpIngestServer:
         self.stop()
 
 
-def build_http_ingest(settings: Settings, store, database) -> HttpIngest:
+def build_http_ingest(settings: Settings, store: ReadingsStore, database: Database) -> HttpIngest:
     """The HTTP ingest the settings describe, writing with its own :class:`ingest.writer.BatchWriter`
     (wrapped in a replay window when the store can say it restarted)."""
     from ingest.replay import with_replay_window
     from ingest.writer import BatchWriter
 
     integrations = integrations_from_settings(settings)
-    writer = BatchWriter(http_writer_settings(settings), store, database)
+    plain = BatchWriter(http_writer_settings(settings), store, database)
     # A store that answers before its data is on disk (VictoriaMetrics) gets the same replay window as the MQTT path,
     # in a folder of its own so that `dampwatch ingest` and `dampwatch ingest-http` never share one.
-    writer = with_replay_window(writer, store, settings, folder="recent-http")
+    writer = with_replay_window(plain, store, settings, folder="recent-http")
     return HttpIngest(writer, integrations, path=settings.ingest_http_path,
                       max_body_bytes=settings.ingest_http_max_body_bytes)

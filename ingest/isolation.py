@@ -35,11 +35,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from core.errors import DampWatchError
-from ingest.batch import BatchResult, RawMessage
+from ingest.batch import BatchResult, RawMessage, Writer
 
 if TYPE_CHECKING:
     from ingest.quarantine import Quarantine
-    from ingest.writer import BatchWriter
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +113,7 @@ def is_outage(exc: BaseException, probe: Callable[[], bool]) -> bool:
 
 
 def write_isolating(
-    writer: BatchWriter,
+    writer: Writer,
     batch: list[RawMessage],
     quarantine: Quarantine,
     outage: Callable[[BaseException], bool],

@@ -24,15 +24,16 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeGuard
 
 from core.readings import ReadingsStore
 from ingest.batch import BatchResult, RawMessage
 from ingest.spool import SPOOL_FORMAT_VERSION
 
 if TYPE_CHECKING:
+    from core.settings import Settings
     from ingest.writer import BatchWriter
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,19 @@ logger = logging.getLogger(__name__)
 #: Shortest time between two looks at the store's process start time.
 CHECK_INTERVAL_S = 1.0
 STARTED_AT_FILE = "store-started-at"
+
+
+class RestartTellingStore(ReadingsStore, Protocol):
+    """A readings store that can say when its process started (VictoriaMetrics single node)."""
+
+    def started_at(self) -> float | None:
+        """The store's process start time (epoch seconds), None if it cannot tell; raises while it is down."""
+        ...
+
+
+def tells_restarts(store: ReadingsStore) -> TypeGuard[RestartTellingStore]:
+    """Whether ``store`` has a ``started_at()`` (see :func:`with_replay_window`)."""
+    return getattr(store, "started_at", None) is not None
 
 
 class ReplayWindow:
@@ -86,7 +100,7 @@ class ReplayWindow:
         self._next += 1
         self._files.append(path)
 
-    def batches(self):
+    def batches(self) -> Iterator[list[RawMessage]]:
         """Every batch in the window, oldest first (a damaged file is logged and skipped)."""
         for path in list(self._files):
             try:
@@ -119,15 +133,19 @@ class ReplayingWriter:
     VictoriaMetrics single node); with any other store the plain writer is used.
     """
 
-    def __init__(self, writer: BatchWriter, store: ReadingsStore, window: ReplayWindow) -> None:
+    def __init__(self, writer: BatchWriter, store: RestartTellingStore, window: ReplayWindow) -> None:
         self.writer = writer
         self.store = store
         self.window = window
         self._next_check = 0.0
         self.replays = 0
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> object:
         return getattr(self.writer, name)  # everything else is the plain writer's
+
+    def reachable(self) -> bool:
+        """The plain writer's outage probe."""
+        return self.writer.reachable()
 
     def write(self, batch: list[RawMessage]) -> BatchResult:
         """Write ``batch`` (after replaying the window if the store restarted); raises as the writer does."""
@@ -179,12 +197,12 @@ def _utc(epoch_s: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))
 
 
-def with_replay_window(writer: BatchWriter, store: ReadingsStore, settings, *,
+def with_replay_window(writer: BatchWriter, store: ReadingsStore, settings: Settings, *,
                        folder: str = "recent") -> BatchWriter | ReplayingWriter:
     """The writer to use: with a replay window when the store can tell that it restarted and the window is on.
 
     ``folder`` (under the spool directory) must be the writer's own: each process keeps its own window.
     """
-    if settings.ingest_replay_window_s <= 0 or getattr(store, "started_at", None) is None:
+    if settings.ingest_replay_window_s <= 0 or not tells_restarts(store):
         return writer
     return ReplayingWriter(writer, store, ReplayWindow(settings.spool_dir / folder, settings.ingest_replay_window_s))

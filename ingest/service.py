@@ -27,11 +27,12 @@ from typing import TYPE_CHECKING
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from core.errors import DampWatchError
 from core.mqtt import BrokerAddress, new_client
 from core.settings import Settings
-from ingest.batch import BatchResult
+from ingest.batch import BatchResult, RawItem
 from ingest.lifecycle import StallWatchdog
 from ingest.metrics import IngestMetrics
 from ingest.retained import RetainedFilter
@@ -93,7 +94,7 @@ class Ingestor:
         self.address = BrokerAddress.from_url(broker_url or settings.broker_url)
         self.metrics = metrics or IngestMetrics()
         self._clock = clock
-        self._batch: list[tuple[str, bytes, float]] = []
+        self._batch: list[RawItem] = []
         self._acks: list[tuple[int, int]] = []
         self._batch_started = 0.0
         self._batch_bytes = 0
@@ -147,7 +148,10 @@ class Ingestor:
         group = self.settings.mqtt_shared_group
         return [f"$share/{group}/{topic}" for topic in topics] if group else topics
 
-    def _on_connect(self, client, _userdata, flags, reason_code, _properties) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, _userdata: object, flags: mqtt.ConnectFlags, reason_code: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
         if reason_code.is_failure:
             logger.error("broker %s refused the connection: %s", self.address.url, reason_code)
             if reason_code.value in (0x86, 0x87, 0x04, 0x05):  # bad user name or password / not authorised
@@ -159,7 +163,10 @@ class Ingestor:
         logger.info("connected to %s (%s session)", self.address.url, session)
         client.subscribe([(topic, 1) for topic in self.subscriptions])
 
-    def _on_subscribe(self, _client, _userdata, _mid, reason_codes, _properties) -> None:
+    def _on_subscribe(
+        self, _client: mqtt.Client, _userdata: object, _mid: int, reason_codes: list[ReasonCode],
+        _properties: Properties | None,
+    ) -> None:
         refused = [f"{topic} ({code})" for topic, code in zip(self.subscriptions, reason_codes, strict=False)
                    if code.is_failure]
         if refused:
@@ -168,13 +175,13 @@ class Ingestor:
         self._connected.set()
         self.metrics.connected.set(1)
 
-    def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
-        if self._retained.is_replay(message.topic, message.payload, message.retain):
+    def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
+        payload = bytes(message.payload)  # paho says bytes | bytearray; a received PUBLISH's is bytes (not copied)
+        if self._retained.is_replay(message.topic, payload, message.retain):
             self._ack_replayed(message)
             return
         if not self._batch:
             self._batch_started = time.monotonic()
-        payload = message.payload
         if len(payload) > HELD_PAYLOAD_BYTES:
             payload = payload[:HELD_PAYLOAD_BYTES]
         self._batch.append((message.topic, payload, self._clock()))  # a RawMessage, as a plain tuple
@@ -264,10 +271,16 @@ class Ingestor:
             return InlineBackend(writer, Spool(self.settings.spool_dir), lock)
         return ProcessBackend(self.settings.model_dump(mode="json"), on_restart=self.metrics.worker_restarts.inc)
 
-    def _connect_properties(self) -> tuple[bool | int, Properties | None]:
+    def _running_backend(self) -> ProcessBackend | InlineBackend:
+        """The worker (or inline writer) :meth:`run` started; batches reach it only while it runs."""
+        if self._backend is None:
+            raise IngestError("the ingestor is not running: its worker starts in run()")
+        return self._backend
+
+    def _connect_properties(self) -> tuple[mqtt.CleanStartOption, Properties | None]:
         if self.protocol != mqtt.MQTTv5:
             return mqtt.MQTT_CLEAN_START_FIRST_ONLY, None  # 3.1.1: clean_session=False applies
-        properties = Properties(PacketTypes.CONNECT)
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho leaves it unannotated
         properties.SessionExpiryInterval = self.settings.mqtt_session_expiry_s
         properties.ReceiveMaximum = self.receive_maximum
         return False, properties
@@ -309,13 +322,13 @@ class Ingestor:
         self._retained.dispatched(self._batch_id)
         self.metrics.pending.inc(len(batch))
         self.metrics.received.inc(len(batch))
-        self._backend.submit(self._batch_id, batch)
+        self._running_backend().submit(self._batch_id, batch)
 
     def _collect(self, timeout_s: float = 0.0) -> None:
         """Acknowledge every batch the writer has made durable, oldest first."""
-        for kind, batch_id, detail in self._backend.results(timeout_s):
+        for kind, batch_id, detail in self._running_backend().results(timeout_s):
             if kind == "spool":  # the worker replayed spooled batches while idle
-                self._count(detail)
+                self._count(_batch_result(kind, batch_id, detail))
                 continue
             in_flight = self._in_flight.popleft()
             if in_flight.batch_id != batch_id:
@@ -331,11 +344,11 @@ class Ingestor:
                 for mid, qos in in_flight.acks:
                     if qos > 0:
                         self.client.ack(mid, qos)
-            self._count(detail)
+            self._count(_batch_result(kind, batch_id, detail))
 
     @property
     def _spool_waiting(self) -> bool:
-        return self.metrics.spool_depth._value.get() > 0
+        return float(self.metrics.spool_depth._value.get()) > 0
 
     def _count(self, result: BatchResult) -> None:
         if self.settings.ingest_stored_ack:
@@ -377,7 +390,7 @@ class Ingestor:
         """Write and acknowledge the last batches, then disconnect cleanly (the session stays on the broker)."""
         if self._batch:
             self._dispatch()
-        self._backend.stopping()
+        self._running_backend().stopping()
         deadline = time.monotonic() + SHUTDOWN_WAIT_S
         while self._in_flight and time.monotonic() < deadline:
             self._collect(timeout_s=0.1)
@@ -400,3 +413,10 @@ class Ingestor:
 
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
+
+
+def _batch_result(kind: str, batch_id: int, detail: object) -> BatchResult:
+    """The :class:`BatchResult` a worker sends with ``done`` and ``spool`` (see :mod:`ingest.worker`)."""
+    if not isinstance(detail, BatchResult):
+        raise IngestError(f"the ingest worker answered {kind!r} for batch {batch_id} with a {type(detail).__name__}")
+    return detail

@@ -20,17 +20,22 @@ import multiprocessing as mp
 import os
 import signal
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.errors import DampWatchError
-from ingest.batch import BatchResult, RawMessage
+from ingest.batch import BatchResult, RawItem, RawMessage, Writer
 from ingest.isolation import failure_text, is_outage, write_isolating
 from ingest.quarantine import Quarantine, QuarantineError
 from ingest.spool import Spool, SpoolError
 
 if TYPE_CHECKING:
-    from ingest.writer import BatchWriter
+    from multiprocessing.synchronize import Event
+
+    from core.readings import ReadingsStore
+    from core.settings import Settings
+    from ingest.lifecycle import SpoolLock
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +47,10 @@ ATTEMPTS_WHEN_STOPPING = 3
 REPLAY_DELAYS_S = (1, 2, 5, 10, 30)
 #: How often an idle worker looks at the spool.
 IDLE_POLL_S = 1.0
+
+#: What a worker answers: ``(kind, batch_id, detail)``; the detail of ``"done"`` and ``"spool"`` is a
+#: :class:`BatchResult`, of ``"failed"`` and ``"error"`` a reason (see the module docstring).
+WorkerResult = tuple[str, int, object]
 
 
 def _write_errors() -> tuple[type[BaseException], ...]:
@@ -58,7 +67,7 @@ class SpoolingWriter:
     the spool never waits behind a batch that can never be written.
     """
 
-    def __init__(self, writer: BatchWriter, spool: Spool | None) -> None:
+    def __init__(self, writer: Writer, spool: Spool | None) -> None:
         self.writer = writer
         self.spool = spool
         self.quarantine = Quarantine(spool.directory / "quarantine") if spool is not None else None
@@ -69,7 +78,13 @@ class SpoolingWriter:
     def _outage(self, exc: BaseException) -> bool:
         return is_outage(exc, self.writer.reachable)
 
-    def write(self, batch: list[RawMessage], stopping) -> BatchResult | None:
+    def _quarantine(self) -> Quarantine:
+        """The spool's quarantine (a writer has one whenever it has a spool)."""
+        if self.quarantine is None:
+            raise RuntimeError("this writer has no spool, so no quarantine")
+        return self.quarantine
+
+    def write(self, batch: list[RawMessage], stopping: Callable[[], bool]) -> BatchResult | None:
         """Durable when it returns: in the store, or in the spool. None if it gave up while stopping."""
         if self.spool is None:
             return write_with_retry(self.writer, batch, stopping)
@@ -82,7 +97,7 @@ class SpoolingWriter:
                     logger.warning("a batch of %d messages failed for a data reason (%s); writing it in parts",
                                    len(batch), failure_text(exc)[:300])
                     try:
-                        written, batch = write_isolating(self.writer, batch, self.quarantine, self._outage)
+                        written, batch = write_isolating(self.writer, batch, self._quarantine(), self._outage)
                     except QuarantineError as q_exc:
                         logger.error("%s; holding the batch unacknowledged and retrying", q_exc)
                         later = write_with_retry(self.writer, batch, stopping)
@@ -109,7 +124,7 @@ class SpoolingWriter:
                 batch = self.spool.peek()
             except SpoolError as exc:  # a damaged file: set it aside whole, never wait behind it
                 try:
-                    self.quarantine.add_damaged(self.spool.oldest_path, str(exc))
+                    self._quarantine().add_damaged(self.spool.oldest_path, str(exc))
                 except QuarantineError as q_exc:
                     self._replay_failed()
                     logger.error("%s; the spool waits", q_exc)
@@ -128,7 +143,7 @@ class SpoolingWriter:
                 logger.warning("a spooled batch of %d messages failed for a data reason (%s); writing it in parts",
                                len(batch), failure_text(exc)[:300])
                 try:
-                    result, rest = write_isolating(self.writer, batch, self.quarantine, self._outage)
+                    result, rest = write_isolating(self.writer, batch, self._quarantine(), self._outage)
                 except QuarantineError as q_exc:
                     self._replay_failed()
                     logger.error("%s; the spool waits", q_exc)
@@ -151,7 +166,7 @@ class SpoolingWriter:
         self._next_replay = time.monotonic() + delay
 
 
-def write_with_retry(writer: BatchWriter, batch: list[RawMessage], stopping) -> BatchResult | None:
+def write_with_retry(writer: Writer, batch: list[RawMessage], stopping: Callable[[], bool]) -> BatchResult | None:
     """Write ``batch``, retrying with backoff until it is durable; None if stopping and still failing."""
     attempt = 0
     while True:
@@ -168,7 +183,9 @@ def write_with_retry(writer: BatchWriter, batch: list[RawMessage], stopping) -> 
         time.sleep(RETRY_DELAYS_S[min(attempt - 1, len(RETRY_DELAYS_S) - 1)])
 
 
-def worker_main(conn: Connection, settings_values: dict, stop_event, parent_pid: int | None = None) -> None:
+def worker_main(
+    conn: Connection, settings_values: dict[str, Any], stop_event: Event, parent_pid: int | None = None
+) -> None:
     """The worker process: open the store and database, then write batches until told to stop.
 
     It dies with its parent (``PR_SET_PDEATHSIG``, and end of file on the pipe) and holds the
@@ -237,7 +254,7 @@ def worker_main(conn: Connection, settings_values: dict, stop_event, parent_pid:
         lock.release()
 
 
-def configure_store(store, settings) -> None:
+def configure_store(store: ReadingsStore, settings: Settings) -> None:
     """Apply the settings a readings backend takes after opening (the SQLite lock wait)."""
     set_lock_wait = getattr(store, "set_lock_wait", None)
     if set_lock_wait is not None:
@@ -277,15 +294,15 @@ class ProcessBackend:
     message. The worker dies with this process (see :mod:`ingest.lifecycle`).
     """
 
-    def __init__(self, settings_values: dict, *, on_restart=None) -> None:
+    def __init__(self, settings_values: dict[str, Any], *, on_restart: Callable[[], None] | None = None) -> None:
         self._settings_values = settings_values
         self._context = mp.get_context("spawn")
         self._stop_event = self._context.Event()
-        self._unanswered: collections.OrderedDict[int, list[tuple]] = collections.OrderedDict()
+        self._unanswered: collections.OrderedDict[int, list[RawItem]] = collections.OrderedDict()
         self._on_restart = on_restart
         self._next_alive_check = 0.0
         self._dead = False  # the worker stopped while the ingestor was stopping: no new one
-        self._failed: list[tuple[str, int, object]] = []
+        self._failed: list[WorkerResult] = []
         self._deaths_without_progress = 0
         self.restarts = 0
         self._start()
@@ -308,7 +325,7 @@ class ProcessBackend:
             self._conn.close()
             raise DampWatchError(f"the ingest worker could not start: {detail}")
 
-    def _replace(self, why: str) -> list[tuple[str, int, object]]:
+    def _replace(self, why: str) -> list[WorkerResult]:
         """Start a new worker after the old one died, and give it every batch not yet answered.
 
         While the ingestor is stopping no new worker is started: the unanswered batches are reported
@@ -329,7 +346,9 @@ class ProcessBackend:
         if self._stop_event.is_set():
             logger.warning("the ingest worker stopped (%s) while the ingestor was stopping; the broker will "
                            "redeliver the %d batches it had not finished", code, len(self._unanswered))
-            failed = [("failed", batch_id, f"the worker stopped ({code})") for batch_id in self._unanswered]
+            failed: list[WorkerResult] = [
+                ("failed", batch_id, f"the worker stopped ({code})") for batch_id in self._unanswered
+            ]
             self._unanswered.clear()
             self._dead = True
             return failed
@@ -356,7 +375,7 @@ class ProcessBackend:
             f"{last_error}. Nothing unwritten was acknowledged; fix the cause and start 'dampwatch ingest' again"
         )
 
-    def submit(self, batch_id: int, batch: list[tuple]) -> None:
+    def submit(self, batch_id: int, batch: list[RawItem]) -> None:
         self._unanswered[batch_id] = batch
         if self._dead:
             return  # stopping without a worker: answered "failed" by results()
@@ -365,14 +384,14 @@ class ProcessBackend:
         except OSError as exc:  # BrokenPipeError: the worker is gone
             self._failed.extend(self._replace(f"the pipe to it broke: {exc}"))
 
-    def results(self, timeout_s: float = 0.0) -> list[tuple[str, int, object]]:
+    def results(self, timeout_s: float = 0.0) -> list[WorkerResult]:
         """Results that have arrived (waiting up to ``timeout_s`` for the first); replaces a dead worker."""
         if self._dead:
             failed, self._failed = self._failed, []
             failed += [("failed", batch_id, "the worker had stopped") for batch_id in self._unanswered]
             self._unanswered.clear()
             return failed
-        out: list[tuple[str, int, object]] = []
+        out: list[WorkerResult] = []
         try:
             if self._conn.poll(timeout_s):
                 while True:
@@ -413,20 +432,20 @@ class ProcessBackend:
 class InlineBackend:
     """Runs the :class:`BatchWriter` in the ingestor's own thread (``DAMPWATCH_INGEST_WORKERS=0``)."""
 
-    def __init__(self, writer: BatchWriter, spool: Spool | None, lock=None) -> None:
+    def __init__(self, writer: Writer, spool: Spool | None, lock: SpoolLock | None = None) -> None:
         self._writer = SpoolingWriter(writer, spool)
         self._lock = lock  # the spool folder's SpoolLock, held by this process while it ingests
-        self._done: collections.deque = collections.deque()
+        self._done: collections.deque[WorkerResult] = collections.deque()
         self._stopping = False
 
-    def submit(self, batch_id: int, batch: list[tuple]) -> None:
+    def submit(self, batch_id: int, batch: list[RawItem]) -> None:
         result = self._writer.write([RawMessage(*item) for item in batch], lambda: self._stopping)
         if result is None:
             self._done.append(("failed", batch_id, "the store or database kept failing while stopping"))
         else:
             self._done.append(("done", batch_id, result))
 
-    def results(self, timeout_s: float = 0.0) -> list[tuple[str, int, object]]:
+    def results(self, timeout_s: float = 0.0) -> list[WorkerResult]:
         if self._writer.spool and not self._done:
             replayed = self._writer.replay()
             if replayed.stored or replayed.duplicates or replayed.rejected:
