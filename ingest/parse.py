@@ -388,15 +388,6 @@ def device_time(
     return check_device_time(ts, received_at, max_future_s, name)
 
 
-def _number(item: dict[str, object], name: str, *, required: bool) -> float | None:
-    value = item.get(name)
-    if value is None:
-        if required:
-            raise InvalidReading(Reason.MISSING_FIELD, f"'{name}' is missing")
-        return None
-    return finite_float(value, name)
-
-
 def _timestamp(value: object, received_at: dt.datetime, latest_allowed: dt.datetime) -> dt.datetime:
     return device_time(value, received_at, (latest_allowed - received_at).total_seconds())
 

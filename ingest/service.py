@@ -346,10 +346,6 @@ class Ingestor:
                         self.client.ack(mid, qos)
             self._count(_batch_result(kind, batch_id, detail))
 
-    @property
-    def _spool_waiting(self) -> bool:
-        return float(self.metrics.spool_depth._value.get()) > 0
-
     def _count(self, result: BatchResult) -> None:
         if self.settings.ingest_stored_ack:
             for device_id, seq in result.stored_seq.items():
