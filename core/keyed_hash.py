@@ -17,8 +17,12 @@ import logging
 import os
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +47,7 @@ def stored_secret_key(var_dir: Path) -> str:
     return key
 
 
-def app_secret(settings) -> str:
+def app_secret(settings: Settings) -> str:
     """The app's secret key: the setting, or the one kept in the var folder."""
     return settings.web_secret_key or stored_secret_key(Path(settings.var_dir))
 
@@ -54,6 +58,6 @@ def keyed_hash(secret: str, purpose: str, text: str) -> str:
     return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
 
 
-def settings_hash(settings, purpose: str, text: str) -> str:
+def settings_hash(settings: Settings, purpose: str, text: str) -> str:
     """:func:`keyed_hash` under the secret of ``settings``."""
     return keyed_hash(app_secret(settings), purpose, text)

@@ -14,7 +14,7 @@ import gzip
 import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Final, TextIO
+from typing import Final, TextIO
 
 from core.errors import ValidationError
 
@@ -34,7 +34,7 @@ class TextFileInfo:
     encoding: str
 
 
-def _raw(path: Path, compressed: bool) -> BinaryIO:
+def _raw(path: Path, compressed: bool) -> gzip.GzipFile | io.BufferedReader:
     return gzip.open(path, "rb") if compressed else open(path, "rb")
 
 
