@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -33,6 +34,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship,
 
 from core.causes import FINDING_CAUSES
 from core.errors import ValidationError
+
+if TYPE_CHECKING:
+    from core.model_awaab import CaseClock, CaseHazard, WorkOrder
 
 ROOM_TYPES = ("bathroom", "kitchen", "bedroom", "living_room", "hallway", "other", "outdoor")
 WET_ROOM_TYPES = ("bathroom", "kitchen")
@@ -76,7 +80,7 @@ def validate_device_id(value: str) -> str:
     return value
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[dt.datetime]):
     """A timestamp stored as UTC and always read back timezone-aware (SQLite keeps no zone)."""
 
     impl = DateTime(timezone=True)
@@ -416,8 +420,8 @@ class PropertyRisk(Base):
     mean_temperature_c: Mapped[float | None] = mapped_column(Float)
     data_coverage: Mapped[float] = mapped_column(Float)
     outdoor_source: Mapped[str] = mapped_column(String(20))
-    reasons: Mapped[list] = mapped_column(JSON)
-    what_would_help: Mapped[list] = mapped_column(JSON)
+    reasons: Mapped[list[str]] = mapped_column(JSON)
+    what_would_help: Mapped[list[str]] = mapped_column(JSON)
     model_name: Mapped[str] = mapped_column(String(80))
     model_version: Mapped[str] = mapped_column(String(40))
 
@@ -559,7 +563,7 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(60), index=True)  # "case.opened", "user.created", ...
     object_type: Mapped[str | None] = mapped_column(String(40))
     object_id: Mapped[str | None] = mapped_column(String(64))
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     ip: Mapped[str | None] = mapped_column(String(45))
 
     __table_args__ = (
@@ -608,6 +612,14 @@ class Case(Base):
     inspections: Mapped[list[Inspection]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="Inspection.scheduled_for"
     )
+    # Awaab's Law records (core/model_awaab.py).
+    hazards: Mapped[list[CaseHazard]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="CaseHazard.id"
+    )
+    clock: Mapped[CaseClock | None] = relationship(back_populates="case", cascade="all, delete-orphan")
+    work_orders: Mapped[list[WorkOrder]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="WorkOrder.id"
+    )
 
     __table_args__ = (
         CheckConstraint(_in("source", CASE_SOURCES), name="source_known"),
@@ -626,7 +638,7 @@ class CaseEvent(Base):
     kind: Mapped[str] = mapped_column(String(40))  # "opened", "investigated", "message_to_tenant", "note", ...
     actor: Mapped[str] = mapped_column(String(254))
     text: Mapped[str] = mapped_column(Text, default="")
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     case: Mapped[Case] = relationship(back_populates="events")
 
@@ -667,7 +679,7 @@ class Finding(Base):
     recorded_by: Mapped[str] = mapped_column(String(254))
     mould_found: Mapped[bool] = mapped_column(Boolean)
     severity: Mapped[str] = mapped_column(String(10))
-    room_ids: Mapped[list] = mapped_column(JSON, default=list)  # rooms where mould or damp was seen
+    room_ids: Mapped[list[int]] = mapped_column(JSON, default=list)  # rooms where mould or damp was seen
     where_text: Mapped[str] = mapped_column(Text, default="")
     likely_cause: Mapped[str] = mapped_column(String(20))
     actions_taken: Mapped[str] = mapped_column(Text, default="")

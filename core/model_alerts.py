@@ -8,6 +8,7 @@ them without importing the alerts box.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -44,7 +45,7 @@ class Alarm(Base):
     status: Mapped[str] = mapped_column(String(12), default="open", index=True)
     message: Mapped[str] = mapped_column(Text, default="")
     last_value: Mapped[float | None] = mapped_column(Float)
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     raised_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by: Mapped[str | None] = mapped_column(String(254))
@@ -87,7 +88,7 @@ class AlarmEvent(Base):
     kind: Mapped[str] = mapped_column(String(30))
     actor: Mapped[str] = mapped_column(String(254))
     text: Mapped[str] = mapped_column(Text, default="")
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     alarm: Mapped[Alarm] = relationship(back_populates="events")
 

@@ -8,6 +8,7 @@ lives in ``core.cases`` and ``core.awaab_model``; these are only the records.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -20,7 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.hazards import HAZARD_CODES, HAZARD_SEVERITIES
 from core.model import Base, Case, UTCDateTime, utcnow
@@ -51,8 +52,7 @@ class CaseHazard(Base):
     removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     removed_by: Mapped[str | None] = mapped_column(String(254))
 
-    case: Mapped[Case] = relationship(backref=backref("hazards", order_by="CaseHazard.id",
-                                                      cascade="all, delete-orphan"))
+    case: Mapped[Case] = relationship(back_populates="hazards")
 
     __table_args__ = (
         CheckConstraint(_in("hazard", HAZARD_CODES), name="hazard_known"),
@@ -68,9 +68,9 @@ class CaseClock(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("damp_case.id", ondelete="CASCADE"), primary_key=True)
     profile: Mapped[str] = mapped_column(String(30))
     rules_version: Mapped[str] = mapped_column(String(200))
-    rules: Mapped[dict] = mapped_column(JSON, default=dict)
+    rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
-    case: Mapped[Case] = relationship(backref=backref("clock", uselist=False, cascade="all, delete-orphan"))
+    case: Mapped[Case] = relationship(back_populates="clock")
 
 
 class WorkOrder(Base):
@@ -92,8 +92,7 @@ class WorkOrder(Base):
     actual_completion_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    case: Mapped[Case] = relationship(backref=backref("work_orders", order_by="WorkOrder.id",
-                                                      cascade="all, delete-orphan"))
+    case: Mapped[Case] = relationship(back_populates="work_orders")
 
     __table_args__ = (
         UniqueConstraint("reference", name="uq_work_order_reference"),
