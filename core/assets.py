@@ -113,13 +113,19 @@ def _optional_factor(value: str) -> float | None:
     return factor
 
 
+PropertyValues = tuple[
+    str, str, str | None, int | None, str | None, int | None, float | None, bool | None, bool | None, bool | None
+]
+"""A row's values for :data:`PROPERTY_FIELDS`, in that order."""
+
+
 @dataclasses.dataclass(frozen=True)
 class AssetRow:
     """One validated row of the asset register."""
 
     line: int
     uprn: str
-    property_values: tuple
+    property_values: PropertyValues
     room: str
     room_type: str
     device_id: str | None
@@ -140,7 +146,7 @@ def parse_asset_row(line: int, row: dict[str, str]) -> AssetRow:
     build_year = _optional_int(get("build_year"), "build_year")
     if build_year is not None and not 1500 <= build_year <= 2100:
         raise ValidationError(f"build_year {build_year} is not a plausible year")
-    values = (
+    values: PropertyValues = (
         get("address"),
         normalise_postcode(get("postcode")),
         get("site") or None,
@@ -208,7 +214,7 @@ def import_assets(
     """Create or update properties, rooms, devices and installations from validated rows."""
     at = at or utcnow()
     report = ImportReport()
-    seen_values: dict[str, tuple[int, tuple]] = {}
+    seen_values: dict[str, tuple[int, PropertyValues]] = {}
     seen_devices: dict[str, int] = {}
     properties = {p.uprn: p for p in session.scalars(select(Property))}
     for row in rows:

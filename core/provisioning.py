@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,7 +33,7 @@ DEVICE_CONFIG_SCHEMA_VERSION = 1
 class Provisioned:
     device_id: str
     password: str
-    config: dict
+    config: dict[str, Any]
 
 
 def _set_account(session: Session, username: str, kind: str, password: str) -> None:
@@ -145,6 +147,6 @@ def write_broker_files(session: Session, directory: Path, *, prefix: str) -> Bro
     return files
 
 
-def write_device_config(config: dict, path: Path) -> None:
+def write_device_config(config: Mapping[str, Any], path: Path) -> None:
     """The device's config file (JSON), readable only by whoever flashes it."""
     write_private(path, json.dumps(config, indent=2) + "\n", owner=None)

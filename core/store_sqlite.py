@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+ReadingRow = tuple[str, int, float, float, float | None, int | None, int]
+"""A ``reading`` row: device_id, ts, temperature_c, humidity_pct, battery_v, seq, flags."""
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reading (
     device_id     TEXT    NOT NULL,
@@ -113,7 +116,7 @@ class SQLiteReadingsStore:
     def write(self, readings: Sequence[Reading]) -> WriteResult:
         if not readings:
             return WriteResult(0, 0)
-        by_device: dict[str, list[tuple]] = {}
+        by_device: dict[str, list[ReadingRow]] = {}
         for r in readings:
             by_device.setdefault(r.device_id, []).append(
                 (r.device_id, r.epoch_s, r.temperature_c, r.humidity_pct, r.battery_v, r.seq, r.flags)
@@ -190,7 +193,7 @@ class SQLiteReadingsStore:
                 yield _reading(row)
 
     def count(self) -> int:
-        return self._connection().execute("SELECT COUNT(*) FROM reading").fetchone()[0]
+        return int(self._connection().execute("SELECT COUNT(*) FROM reading").fetchone()[0])
 
     def close(self) -> None:
         with self._lock:
@@ -202,8 +205,9 @@ class SQLiteReadingsStore:
     @staticmethod
     def _where(
         start: dt.datetime | None, end: dt.datetime | None, device_ids: Iterable[str] | None
-    ) -> tuple[str, list]:
-        clauses, params = [], []
+    ) -> tuple[str, list[int | str]]:
+        clauses: list[str] = []
+        params: list[int | str] = []
         if start is not None:
             clauses.append("ts >= ?")
             params.append(int(utc(start).timestamp()))
@@ -220,7 +224,7 @@ class SQLiteReadingsStore:
         return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def _reading(row: tuple) -> Reading:
+def _reading(row: ReadingRow) -> Reading:
     device_id, ts, temperature_c, humidity_pct, battery_v, seq, flags = row
     return Reading(
         device_id=device_id,
