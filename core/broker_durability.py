@@ -18,8 +18,16 @@ from __future__ import annotations
 import re
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from core.mqtt import WIDE_CRASH_WINDOW_S, BrokerAddress, new_client
+
+if TYPE_CHECKING:
+    from paho.mqtt.client import Client, ConnectFlags, MQTTMessage
+    from paho.mqtt.properties import Properties
+    from paho.mqtt.reasoncodes import ReasonCode
+
+    from core.settings import Settings
 
 #: How long --check-config waits for the broker's $SYS version.
 VERSION_WAIT_S = 3.0
@@ -64,13 +72,13 @@ def broker_version(address: BrokerAddress, username: str | None, password: str |
     if address.tls and tls_ca_file is None:
         client.tls_set()
 
-    def on_connect(c, _u, _f, reason_code, _p):
+    def on_connect(c: Client, _u: Any, _f: ConnectFlags, reason_code: ReasonCode, _p: Properties | None) -> None:
         if reason_code.is_failure:
             done.set()
         else:
             c.subscribe("$SYS/broker/version", 0)
 
-    def on_message(_c, _u, message):
+    def on_message(_c: Client, _u: Any, message: MQTTMessage) -> None:
         got.append(message.payload.decode("utf-8", "replace"))
         done.set()
 
@@ -89,7 +97,7 @@ def broker_version(address: BrokerAddress, username: str | None, password: str |
     return got[0] if got else None
 
 
-def crash_window_notes(settings, *, mosquitto_conf: Path | None = None) -> list[tuple[str, str]]:
+def crash_window_notes(settings: Settings, *, mosquitto_conf: Path | None = None) -> list[tuple[str, str]]:
     """What ``--check-config`` says about the broker's and the store's crash windows."""
     notes: list[tuple[str, str]] = []
     if settings.mqtt_url:

@@ -3,7 +3,7 @@
 Mosquitto is the real thing and ~10x faster; amqtt (pure Python, optional
 extra ``dampwatch[embedded-broker]``) lets the demo run on a laptop without
 it. amqtt speaks MQTT 3.1.1 only, so callers switch the ingestor's protocol
-when :attr:`LocalBroker.protocol` says so.
+when the broker's ``protocol`` attribute says so.
 """
 
 from __future__ import annotations
@@ -14,9 +14,13 @@ import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import ConfigError
 from core.mqtt import MosquittoBroker, free_port, mosquitto_binary, wait_for_port
+
+if TYPE_CHECKING:
+    from amqtt.broker import Broker
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +43,7 @@ class AmqttBroker:
         self.url = f"mqtt://{self.host}:{self.port}"
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="amqtt", daemon=True)
-        self._broker = None
+        self._broker: Broker | None = None
 
     def start(self) -> AmqttBroker:
         from amqtt.broker import Broker
@@ -49,8 +53,8 @@ class AmqttBroker:
             "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
         }
         self._thread.start()
-        self._broker = Broker(config, loop=self._loop)
-        asyncio.run_coroutine_threadsafe(self._broker.start(), self._loop).result(15)
+        broker = self._broker = Broker(config, loop=self._loop)
+        asyncio.run_coroutine_threadsafe(broker.start(), self._loop).result(15)
         wait_for_port("127.0.0.1", self.port)
         logger.info("embedded amqtt broker on %s", self.url)
         return self
@@ -68,7 +72,6 @@ def start_local_broker(workdir: Path, *, prefer: str = "mosquitto") -> Iterator[
     """Start a loopback broker for the demo or a test; stop it on exit."""
     if prefer == "mosquitto" and mosquitto_binary() is not None:
         broker: MosquittoBroker | AmqttBroker = MosquittoBroker(workdir)
-        broker.protocol = "5"  # type: ignore[attr-defined]
     else:
         broker = AmqttBroker()
     broker.start()

@@ -11,6 +11,7 @@ connected subscriber while the publisher still gets its PUBACK.
 from __future__ import annotations
 
 import dataclasses
+import io
 import logging
 import os
 import shutil
@@ -20,6 +21,7 @@ import subprocess
 import time
 import urllib.parse
 from pathlib import Path
+from typing import Any, TypedDict
 
 import paho.mqtt.client as mqtt
 
@@ -88,7 +90,7 @@ def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port on ``host`` that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 def wait_for_port(host: str, port: int, timeout_s: float = 10.0) -> None:
@@ -120,7 +122,7 @@ def new_client(
     With ``protocol=MQTTv5`` the clean-start flag is given to ``connect``
     instead; ``clean_session`` applies to MQTT 3.1.1 only.
     """
-    kwargs: dict = {
+    kwargs: dict[str, Any] = {
         "callback_api_version": mqtt.CallbackAPIVersion.VERSION2,
         "client_id": client_id,
         "protocol": protocol,
@@ -194,6 +196,17 @@ def mosquitto_config(
     return "\n".join(lines) + "\n"
 
 
+class _MosquittoFiles(TypedDict):
+    """The :func:`mosquitto_config` arguments a :class:`MosquittoBroker` keeps from its constructor."""
+
+    password_file: Path | None
+    acl_file: Path | None
+    tls_cert: Path | None
+    tls_key: Path | None
+    tls_ca: Path | None
+    autosave_interval_s: int
+
+
 def mosquitto_binary() -> str | None:
     """Path of the ``mosquitto`` executable, if installed (Debian puts it in /usr/sbin)."""
     return shutil.which("mosquitto") or next(
@@ -208,6 +221,9 @@ class MosquittoBroker:
     (persistence file, config, log) lives in ``workdir`` so a restart keeps
     queued messages and persistent sessions.
     """
+
+    protocol: str = "5"
+    """The MQTT version to speak to it (Mosquitto 2 speaks 5; see :class:`core.embedded_broker.AmqttBroker`)."""
 
     def __init__(
         self,
@@ -234,7 +250,7 @@ class MosquittoBroker:
         self.host = "127.0.0.1"
         self.config_path = self.workdir / "mosquitto.conf"
         self.log_path = self.workdir / "mosquitto.log"
-        self._config_kwargs = {
+        self._config_kwargs: _MosquittoFiles = {
             "password_file": password_file,
             "acl_file": acl_file,
             "tls_cert": tls_cert,
@@ -242,8 +258,8 @@ class MosquittoBroker:
             "tls_ca": tls_ca,
             "autosave_interval_s": autosave_interval_s,
         }
-        self._process: subprocess.Popen | None = None
-        self._log = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: io.BufferedWriter | None = None
 
     @property
     def url(self) -> str:

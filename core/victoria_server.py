@@ -37,14 +37,15 @@ class VictoriaMetricsServer:
     """
 
     def __init__(self, data_dir: Path, *, dedup: str | None = "1s", binary: str | None = None) -> None:
-        self.binary = binary or victoria_binary()
-        if self.binary is None:
+        found = binary or victoria_binary()
+        if found is None:
             raise FileNotFoundError("victoria-metrics is not installed (apt-get install victoria-metrics)")
+        self.binary: str = found
         self.data_dir = data_dir
         self.port = free_port()
         self.dedup = dedup
         self.log_path = data_dir.parent / f"{data_dir.name}.log"
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
