@@ -119,13 +119,15 @@ try:  # influxdb-client is an optional dependency: only this backend and Victori
     import urllib3
     from influxdb_client.client.write_api import SYNCHRONOUS
     from influxdb_client.rest import ApiException
+
+    HAVE_INFLUXDB_CLIENT = True
 except ImportError:  # pragma: no cover - exercised only where the package is missing
-    influxdb_client = None
+    HAVE_INFLUXDB_CLIENT = False
 
 
 def require_client() -> None:
     """Raise :class:`ConfigError` when ``influxdb-client`` is not installed."""
-    if influxdb_client is None:
+    if not HAVE_INFLUXDB_CLIENT:
         raise ConfigError(
             "the InfluxDB and VictoriaMetrics readings backends need the influxdb-client package: "
             "pip install 'influxdb-client>=1.40'"
@@ -339,7 +341,8 @@ class LineProtocolWriter:
                     bucket=self.target.bucket,
                     org=self.target.org,
                     record=body,
-                    write_precision=influxdb_client.WritePrecision.S,
+                    # the client annotates WritePrecision, but its constants (WritePrecision.S) are plain str
+                    write_precision=influxdb_client.WritePrecision.S,  # type: ignore[arg-type]
                 )
                 return
             except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
@@ -364,20 +367,21 @@ class LineProtocolWriter:
     def _permanent_message(self, exc: BaseException, line_count: int) -> str:
         where = f"{self.target.label} at {redact_url(self.target.base_url)}"
         status = getattr(exc, "status", None)
-        hint = {
+        hints: dict[int | None, str] = {
             400: "the server rejected the request; check that the readings URL points at the server's write API, "
                  "else report a DampWatch bug with the server's message",
             401: "the token or password was refused; check the credentials in the readings URL",
             403: "the token may not write to this bucket; give it write access",
             404: "the organisation, bucket or path does not exist; check the readings URL",
             413: "the request was too large; lower batch_size in the readings URL",
-        }.get(status, "check the readings URL and the server's log")
+        }
+        hint = hints.get(status, "check the readings URL and the server's log")
         return f"writing {line_count} readings to {where} failed: {_describe(exc)}; {hint}"
 
     def close(self) -> None:
         """Release the HTTP connections (the synchronous API holds no unsent lines)."""
-        self._write_api.close()
-        self._client.close()
+        self._write_api.close()  # type: ignore[no-untyped-call]  # influxdb-client leaves close() unannotated
+        self._client.close()  # type: ignore[no-untyped-call]  # influxdb-client leaves close() unannotated
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -398,7 +402,11 @@ def _describe(exc: BaseException) -> str:
 # --- frames ------------------------------------------------------------------------------------
 
 
-def hourly_frame(rows: list[tuple]) -> pd.DataFrame:
+HourlyRow = tuple[str, int, float, float, float, int]
+"""One row of the hourly frame: device_id, hour (epoch seconds), mean °C, mean %, max %, count."""
+
+
+def hourly_frame(rows: list[HourlyRow]) -> pd.DataFrame:
     """Rows ``(device_id, hour epoch seconds, mean °C, mean %, max %, count)`` as the hourly frame."""
     if not rows:
         return empty_hourly()
@@ -589,7 +597,7 @@ class InfluxReadingsStore:
         end: dt.datetime,
         device_ids: Iterable[str] | None = None,
     ) -> pd.DataFrame:
-        rows: list[tuple] = []
+        rows: list[HourlyRow] = []
         for batch in self._device_batches(device_ids):
             if batch is not None and not batch:
                 continue
@@ -669,7 +677,8 @@ class InfluxReadingsStore:
             try:
                 records = self._query_api.query_stream(flux, org=self.org)
                 for record in records:
-                    reading = _reading_from_values(device_id, record.get_time(), record.values)
+                    # what the unannotated record.get_time() returns
+                    reading = _reading_from_values(device_id, record.values["_time"], record.values)
                     if reading is not None:
                         yield reading
             except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:

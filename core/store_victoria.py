@@ -102,6 +102,7 @@ store's clock.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -133,7 +134,14 @@ from core.store_influx import (
 )
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    import numpy as np
     import pandas as pd
+    from numpy.typing import NDArray
+
+    HourlyPart: TypeAlias = tuple[str, str, NDArray[np.int64], NDArray[np.float64]]
+    """One (device, aggregate) series of an hourly query: device_id, aggregate name, hours, values."""
 
 logger = logging.getLogger(__name__)
 
@@ -161,10 +169,9 @@ DURATION_SECONDS = {
     "y": 31536000,
 }
 
-try:
+# urllib3 comes with influxdb-client; without it the module still imports and require_client() says what is missing.
+with contextlib.suppress(ImportError):
     import urllib3
-except ImportError:  # pragma: no cover - urllib3 comes with influxdb-client
-    urllib3 = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,7 +215,7 @@ def parse_victoria_url(url: str) -> VictoriaConfig:
     scheme = "https" if tls else "http"
     tenant = options.text("tenant")
     cluster = tenant is not None
-    if cluster and not TENANT_PATTERN.match(tenant):
+    if tenant is not None and not TENANT_PATTERN.match(tenant):
         raise ConfigError(
             f"VictoriaMetrics readings URL {options.url!r}: tenant {tenant!r} must be ACCOUNT or ACCOUNT:PROJECT, "
             "whole numbers (for example tenant=0)"
@@ -347,8 +354,9 @@ class VictoriaMetricsReadingsStore:
             name, _, value = line.partition("=")
             if name.strip() == "-dedup.minScrapeInterval":
                 interval = value
+        interval = interval or "0"
         try:
-            seconds = duration_seconds(interval or "0")
+            seconds = duration_seconds(interval)
         except ValueError:
             logger.warning("cannot read -dedup.minScrapeInterval=%s from %s", interval, self.config.flags_url)
             return
@@ -423,7 +431,7 @@ class VictoriaMetricsReadingsStore:
             raise StoreError(f"querying {self._where}{path} failed: HTTP {response.status}: {body}; {hint}")
         return response
 
-    def _query(self, path: str, fields: Sequence[tuple[str, str]]) -> list[dict]:
+    def _query(self, path: str, fields: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
         response = self._post(path, [*fields, ("nocache", "1")])
         try:
             document = json.loads(response.data)
@@ -431,9 +439,10 @@ class VictoriaMetricsReadingsStore:
             raise StoreError(f"{self._where}{path} answered with something that is not JSON: {exc}") from exc
         if document.get("status") != "success":
             raise StoreError(f"{self._where}{path} failed: {document.get('error', document)}")
-        return document["data"]["result"]
+        result: list[dict[str, Any]] = document["data"]["result"]  # Prometheus API: series with metric, value(s)
+        return result
 
-    def _instant(self, query: str, at_s: int) -> list[dict]:
+    def _instant(self, query: str, at_s: int) -> list[dict[str, Any]]:
         return self._query("/api/v1/query", [("query", query), ("time", str(at_s))])
 
     def _device_batches(self, device_ids: Iterable[str] | None) -> list[Sequence[str] | None]:
@@ -465,7 +474,7 @@ class VictoriaMetricsReadingsStore:
         if device_ids is not None:
             device_ids = list(device_ids)
         self.check_server()
-        parts: list[tuple[str, str, Any, Any]] = []
+        parts: list[HourlyPart] = []
         if end_s > start_s:
             first_full = -(-start_s // HOUR_S) * HOUR_S
             last_full = end_s // HOUR_S * HOUR_S
@@ -483,7 +492,7 @@ class VictoriaMetricsReadingsStore:
         return _hourly_from_parts(parts)
 
     @staticmethod
-    def _collect(result: list[dict], parts: list, hour_offset_s: int | None) -> None:
+    def _collect(result: list[dict[str, Any]], parts: list[HourlyPart], hour_offset_s: int | None) -> None:
         """Add each (device, aggregate) series of a response to ``parts`` as arrays of hours and values.
 
         ``hour_offset_s`` is subtracted from each evaluation time to give the hour;
@@ -504,7 +513,7 @@ class VictoriaMetricsReadingsStore:
                 hours -= hour_offset_s
             parts.append((device, agg, hours, np.asarray(values, dtype="float64")))
 
-    def _full_hours(self, devices: Sequence[str] | None, first: int, last: int, parts: list) -> None:
+    def _full_hours(self, devices: Sequence[str] | None, first: int, last: int, parts: list[HourlyPart]) -> None:
         """Whole hours ``[first, last)``: one point per hour, evaluated at its last second."""
         query = self._hourly_query(devices, "1h")
         for chunk_start in range(first, last, HOURS_PER_QUERY * HOUR_S):
@@ -517,10 +526,10 @@ class VictoriaMetricsReadingsStore:
             ])
             self._collect(result, parts, HOUR_S - 1)
 
-    def _partial_hour(self, devices: Sequence[str] | None, low: int, high: int, parts: list) -> None:
+    def _partial_hour(self, devices: Sequence[str] | None, low: int, high: int, parts: list[HourlyPart]) -> None:
         """Readings in ``[low, high)``, both within one hour: one instant query with a shorter window."""
         result = self._instant(self._hourly_query(devices, f"{high - low}s"), high - 1)
-        found: list = []
+        found: list[HourlyPart] = []
         self._collect(result, found, None)
         hour = low // HOUR_S * HOUR_S
         parts.extend((device, agg, hours * 0 + hour, values) for device, agg, hours, values in found)
@@ -562,7 +571,7 @@ class VictoriaMetricsReadingsStore:
         return result
 
     def _latest_in(self, devices: Sequence[str], window_s: int, at_s: int) -> dict[str, Reading]:
-        by_series: dict[tuple, dict[str, float]] = {}
+        by_series: dict[tuple[tuple[str, str], ...], dict[str, float]] = {}
         for series in self._instant(self._latest_query(devices, window_s), at_s):
             labels = {k: v for k, v in series["metric"].items() if k not in ("__name__", "field")}
             key = tuple(sorted(labels.items()))
@@ -579,7 +588,7 @@ class VictoriaMetricsReadingsStore:
         for device, values in newest.items():
             ts_s = values["t:temperature_c"]
             # a field belongs to the newest reading only if it was last written at the same second
-            same = {
+            same: dict[str, float] = {
                 field: values[field]
                 for field in ("temperature_c", "humidity_pct", "battery_v", "seq", "flags")
                 if field in values and values.get(f"t:{field}") == ts_s
@@ -668,7 +677,7 @@ class VictoriaMetricsReadingsStore:
         self._http.clear()
 
 
-def _hourly_from_parts(parts: list[tuple[str, str, Any, Any]]) -> pd.DataFrame:
+def _hourly_from_parts(parts: list[HourlyPart]) -> pd.DataFrame:
     """Series of ``(device, aggregate, hours, values)`` as the hourly frame (hours without readings dropped)."""
     if not parts:
         return empty_hourly()
