@@ -248,6 +248,7 @@ def export_cases(session: Session, *, now: dt.datetime, since: dt.date | None = 
         query = (select(OutboxMessage).where(OutboxMessage.case_id.in_(case_ids), OutboxMessage.status == "sent")
                  .order_by(OutboxMessage.id))
         for message in session.scalars(query):
+            assert message.case_id is not None  # the query selects messages of these cases only
             messages.setdefault(message.case_id, []).append(message)
     out = Export()
     for case in cases:
@@ -315,7 +316,7 @@ def export_case(out: Export, case: Case, tenants: Mapping[str, list[Any]], messa
         if event.kind != "escalation":
             continue
         detail = event.detail or {}
-        kind = ESCALATION_TYPES.get(detail.get("escalation_type"), "Senior Review")
+        kind = ESCALATION_TYPES.get(detail.get("escalation_type", ""), "Senior Review")
         accepted = detail.get("tenant_accepted")
         out.entities["escalation"].append({
             "escalation_id": f"DW-E{event.id}", "investigation_id": last_investigation,

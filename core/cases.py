@@ -32,7 +32,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -579,8 +579,8 @@ def backstop(investigated: dt.datetime, rules: ClockProfile = ENGLAND_SOCIAL) ->
 
 def next_deadline(case: Case, now: dt.datetime) -> StepClock | None:
     """The earliest step clock of a case that still needs doing, or None."""
-    open_clocks = [c for c in step_clocks(case, now) if c.attention and c.due is not None]
-    return min(open_clocks, key=lambda c: c.due) if open_clocks else None
+    open_clocks = [(c.due, c) for c in step_clocks(case, now) if c.attention and c.due is not None]
+    return min(open_clocks, key=lambda due_clock: due_clock[0])[1] if open_clocks else None
 
 
 def _open_cases(session: Session) -> list[Case]:
@@ -970,6 +970,14 @@ class FixCheck:
     works_completed_at: dt.datetime | None = None
 
 
+class _FixSubject(TypedDict):
+    """The :class:`FixCheck` fields every verdict of :func:`fix_check` past the first shares."""
+
+    subject: str
+    room_name: str | None
+    works_completed_at: dt.datetime
+
+
 def fix_check(session: Session, case: Case, now: dt.datetime) -> FixCheck:
     """Compare the room's (else the home's) risk in the 4 weeks before works with the latest since.
 
@@ -1001,10 +1009,11 @@ def fix_check(session: Session, case: Case, now: dt.datetime) -> FixCheck:
                  .join(ScoringRun, PropertyRisk.run_id == ScoringRun.id)
                  .where(PropertyRisk.uprn == case.uprn, PropertyRisk.score.is_not(None)))
         subject, room_name = "property", None
-    history = [(float(score), until) for score, until in session.execute(query.order_by(ScoringRun.scored_until))]
+    history = [(float(score), until) for score, until in session.execute(query.order_by(ScoringRun.scored_until))
+               if score is not None]  # the query already skips NULL scores
     before = [score for score, until in history if completed - window <= until <= completed]
     after = [(score, until) for score, until in history if until >= completed + window and until <= now]
-    base = {"subject": subject, "room_name": room_name, "works_completed_at": completed}
+    base: _FixSubject = {"subject": subject, "room_name": room_name, "works_completed_at": completed}
     if not before:
         return FixCheck("not enough data yet", f"No risk score in the {FIX_CHECK_DAYS} days before the works",
                         before_runs=0, **base)

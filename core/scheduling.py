@@ -105,7 +105,7 @@ def remaining_capacity(session: Session, team: Team, days: Iterable[dt.date]) ->
 
 def next_working_days(start: dt.date, count: int) -> list[dt.date]:
     """``count`` working days from ``start`` (included when it is a working day)."""
-    days = []
+    days: list[dt.date] = []
     day = start if is_working_day(start) else next_working_day(start)
     while len(days) < count:
         days.append(day)
@@ -250,9 +250,9 @@ def latest_risks(session: Session, uprns: Iterable[str] | None = None) -> dict[s
     newest = select(PropertyRisk.uprn, func.max(PropertyRisk.run_id).label("run_id")).group_by(PropertyRisk.uprn)
     if uprns is not None:
         newest = newest.where(PropertyRisk.uprn.in_(list(uprns)))
-    newest = newest.subquery()
+    newest_runs = newest.subquery()
     query = select(PropertyRisk).join(
-        newest, (PropertyRisk.uprn == newest.c.uprn) & (PropertyRisk.run_id == newest.c.run_id)
+        newest_runs, (PropertyRisk.uprn == newest_runs.c.uprn) & (PropertyRisk.run_id == newest_runs.c.run_id)
     )
     return {risk.uprn: risk for risk in session.scalars(query)}
 
@@ -275,6 +275,7 @@ def _candidates(session: Session, team: Team, now: dt.datetime, rules: ClockProf
             continue
         risk = risks.get(case.uprn)
         investigate = step_clocks(case, now)[0]
+        assert investigate.due is not None  # the investigation always has a deadline
         rows.append(Proposal(case.uprn, home.address, home.postcode, case.id, None, investigate.due,
                              _priority(home, risk), risk.score if risk else None, risk.band if risk else None,
                              risk.id if risk else None, case.emergency, tuple(vulnerabilities(home))))
@@ -357,9 +358,10 @@ def accept_proposals(
                                  user_id=user_id, ip=ip, property_risk_id=proposal.property_risk_id,
                                  summary="Opened from the proposed inspection schedule")
             else:
-                case = session.get(Case, proposal.case_id)
-                if case is None:
+                found = session.get(Case, proposal.case_id)
+                if found is None:
                     raise SchedulingError(f"Case {proposal.case_id} no longer exists")
+                case = found
             booked.append(schedule_inspection(session, case, team, proposal.date, actor, now=now, user_id=user_id, ip=ip))
         except (CaseError, SchedulingError) as exc:
             savepoint.rollback()
