@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.cases import STEPS, hazard_codes, step_clocks
+from core.cases import STEPS, StepClock, hazard_codes, step_clocks
 from core.hazards import hazard
 from core.model import Case, DeviceHealth, Installation, Room
 from core.workdays import end_of_day, start_of_day, working_days_between
@@ -53,7 +53,7 @@ class PeriodReturn:
     start: dt.date
     end: dt.date
     cases: int = 0
-    by_hazard_severity: Counter = field(default_factory=Counter)  # (hazard code, severity) -> cases
+    by_hazard_severity: Counter[tuple[str, str]] = field(default_factory=Counter)  # (hazard code, severity) -> cases
     times: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
     met_missed: dict[str, dict[str, int]] = field(default_factory=dict)  # step -> {"met", "missed", "pending"}
     open_past_deadline: dict[str, int] = field(default_factory=dict)  # step -> open cases overdue at the end
@@ -106,8 +106,10 @@ def period_return(session: Session, start: dt.date, end: dt.date, *, silent_hour
         for step_key, column in (("investigate", case.investigated_at), ("make_safe", case.made_safe_at)):
             if column is not None and column <= finish:
                 hours[f"{track} {step_key}"].append((column - case.aware_at).total_seconds() / 3600)
-                if track == "significant":
-                    origin = case.aware_at if step_key == "investigate" else case.investigated_at
+                origin = case.aware_at if step_key == "investigate" else case.investigated_at
+                # A case made safe on the emergency track and then taken off it may have no investigation to
+                # count working days from; it has hours, but no working days, to make safe.
+                if track == "significant" and origin is not None:
                     days[f"significant {step_key}"].append(working_days_between(origin, column))
         for clock in step_clocks(case, finish):
             state = _state_at(clock, finish)
@@ -120,9 +122,9 @@ def period_return(session: Session, start: dt.date, end: dt.date, *, silent_hour
     for name, values in hours.items():
         result.times[name + " (hours)"] = {"cases": len(values), "median": nearest_rank(values, 50),
                                            "90th percentile": nearest_rank(values, 90)}
-    for name, values in days.items():
-        result.times[name + " (working days)"] = {"cases": len(values), "median": nearest_rank(values, 50),
-                                                  "90th percentile": nearest_rank(values, 90)}
+    for name, day_counts in days.items():
+        result.times[name + " (working days)"] = {"cases": len(day_counts), "median": nearest_rank(day_counts, 50),
+                                                  "90th percentile": nearest_rank(day_counts, 90)}
     result.open_past_deadline = {step.key: 0 for step in STEPS}
     open_then = session.scalars(select(Case).where(Case.aware_at <= finish).options(*case_loads())).all()
     for case in open_then:
@@ -151,7 +153,7 @@ def period_return(session: Session, start: dt.date, end: dt.date, *, silent_hour
     return result
 
 
-def _state_at(clock, finish: dt.datetime) -> str:
+def _state_at(clock: StepClock, finish: dt.datetime) -> str:
     """A clock's state at the period's end: a step done after the end was not done then."""
     if clock.done_at is not None and clock.done_at > finish:
         if clock.due is None:
