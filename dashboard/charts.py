@@ -28,7 +28,7 @@ import itertools
 import logging
 import math
 import threading
-from typing import Final
+from typing import TYPE_CHECKING, Final, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -41,6 +41,9 @@ from analytics.registry import epoch_hour
 from analytics.room_series import KEPT_DAYS, RoomSeries, room_series
 from core.model import DeviceHealth, Installation, Property, Room
 from core.readings import ReadingsStore
+
+if TYPE_CHECKING:
+    from analytics.thermal_home import HomeThermal
 
 __all__ = [
     "CHART_DAYS",
@@ -74,22 +77,25 @@ class _Entry:
     images: dict[int, bytes] = dataclasses.field(default_factory=dict)
 
 
-class _SeriesCache:
+_T = TypeVar("_T")
+
+
+class _SeriesCache(Generic[_T]):
     """A small least-recently-used cache of computed series and their images, safe across threads."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._items: collections.OrderedDict[tuple, _Entry] = collections.OrderedDict()
+        self._items: collections.OrderedDict[tuple, _T] = collections.OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple) -> _Entry | None:
+    def get(self, key: tuple) -> _T | None:
         with self._lock:
             found = self._items.get(key)
             if found is not None:
                 self._items.move_to_end(key)
             return found
 
-    def put(self, key: tuple, value: _Entry) -> None:
+    def put(self, key: tuple, value: _T) -> None:
         with self._lock:
             self._items[key] = value
             self._items.move_to_end(key)
@@ -101,7 +107,20 @@ class _SeriesCache:
             self._items.clear()
 
 
-_CACHE = _SeriesCache(SERIES_CACHE_SIZE)
+_CACHE: _SeriesCache[_Entry] = _SeriesCache(SERIES_CACHE_SIZE)
+_THERMAL_CACHE: _SeriesCache[HomeThermal] = _SeriesCache(SERIES_CACHE_SIZE)
+
+
+def _home_key(session: Session, store: ReadingsStore, home: Property) -> tuple:
+    """What a home's computed figures depend on besides the period: the stores, the register's last change to
+    the home and its devices' newest reading (a new reading, or a device moved, makes a new key)."""
+    newest = session.scalar(
+        select(func.max(DeviceHealth.last_seen))
+        .join(Installation, Installation.device_id == DeviceHealth.device_id)
+        .join(Room, Room.id == Installation.room_id)
+        .where(Room.uprn == home.uprn)
+    )
+    return store.url, str(session.get_bind().engine.url), home.uprn, newest, home.updated_at
 
 
 def _entry(session: Session, store: ReadingsStore, uprn: str, days: int, now: dt.datetime | None) -> _Entry | None:
@@ -112,13 +131,7 @@ def _entry(session: Session, store: ReadingsStore, uprn: str, days: int, now: dt
         return None
     now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     end_hour = epoch_hour(now) + 1
-    newest = session.scalar(
-        select(func.max(DeviceHealth.last_seen))
-        .join(Installation, Installation.device_id == DeviceHealth.device_id)
-        .join(Room, Room.id == Installation.room_id)
-        .where(Room.uprn == uprn)
-    )
-    key = (store.url, str(session.get_bind().engine.url), uprn, days, end_hour, newest, home.updated_at)
+    key = (*_home_key(session, store, home), days, end_hour)
     found = _CACHE.get(key)
     if found is None:
         found = _Entry(room_series(session, store, home, days, end_hour))
@@ -155,6 +168,25 @@ def property_series(session: Session, store: ReadingsStore, uprn: str, *, days: 
     """
     entry = _entry(session, store, uprn, days, now)
     return [] if entry is None else entry.series
+
+
+def property_thermal(session: Session, store: ReadingsStore, uprn: str, now: dt.datetime) -> HomeThermal | None:
+    """The home's excess cold and heat insight (:func:`analytics.thermal_home.home_thermal`), kept like the
+    series: computed again when the hour turns, a device of the home reports, or the register changes the home.
+    None for an unknown home."""
+    from analytics.thermal_home import home_thermal
+
+    home = session.get(Property, uprn)
+    if home is None:
+        return None
+    key = (*_home_key(session, store, home), "thermal", epoch_hour(now.astimezone(dt.UTC)))
+    found = _THERMAL_CACHE.get(key)
+    if found is None:
+        found = home_thermal(session, store, uprn, now)
+        if found is None:
+            return None
+        _THERMAL_CACHE.put(key, found)
+    return found
 
 
 def room_chart_png(session: Session, store: ReadingsStore, uprn: str, room_id: int, *,

@@ -200,10 +200,26 @@ def _district_expression() -> ColumnElement[str]:
 
 
 def district_options(session: Session) -> list[str]:
-    """Every postcode district with a home, in a natural order (LS2 before LS10)."""
+    """Every postcode district with a home, in a natural order (LS2 before LS10).
+
+    Kept per database until the homes change (their number or newest change, from :func:`_recent_list_version`,
+    so within its seconds): on 100 000 homes the look-up is a ~20 ms scan, on every risk list page.
+    """
+    homes = _recent_list_version(session)[1:3]
+    url = str(session.get_bind().engine.url)
+    with _districts_lock:
+        found = _districts.get(url)
+    if found is not None and found[0] == homes:
+        return list(found[1])
     district = _district_expression()
-    values = session.scalars(select(district).distinct()).all()
-    return sorted(values, key=_district_sort_key)
+    values = sorted(session.scalars(select(district).distinct()).all(), key=_district_sort_key)
+    with _districts_lock:
+        _districts[url] = (homes, values)
+    return list(values)
+
+
+_districts: dict[str, tuple[tuple[Any, ...], list[str]]] = {}
+_districts_lock = threading.Lock()
 
 
 def _district_sort_key(district: str) -> tuple[str, int, str]:

@@ -541,13 +541,13 @@ def _property_detail(detail: PropertyDetail) -> dict[str, Any]:
 @api_token_required(*READERS)
 def property_thermal(uprn: str):
     """Excess cold and heat over the last 14 days, per room and for the home (``analytics.thermal_home``)."""
-    from analytics.thermal_home import home_thermal
+    from dashboard.charts import property_thermal as cached_thermal
 
     _check_query()
     uprn = _uprn(uprn)
     with get_database().session() as session:
         try:
-            result = home_thermal(session, get_store(), uprn, _now())
+            result = cached_thermal(session, get_store(), uprn, _now())
         except StoreError as exc:
             logger.warning("API: could not read the readings of %s for excess cold and heat: %s", uprn, exc)
             raise ApiError(503, "store_unavailable", "The readings store cannot be reached just now. Try "

@@ -38,7 +38,6 @@ from wtforms import BooleanField, Form, SelectField, SelectMultipleField
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # types-WTForms 3.2 lacks SelectChoice (new in WTForms 3.3)
 
 from analytics.risk import BANDS, CAUSES, INSUFFICIENT_DATA
-from analytics.thermal_home import home_thermal
 from analytics.wording import render as wording
 from core.readings import Reading
 from dashboard import charts, queries
@@ -361,7 +360,7 @@ def property_page(uprn: str):
         series = charts.property_series(session, get_store(), uprn, days=days, now=now)
         events = ([{**event, "at": dt.datetime.fromtimestamp(event["t"], dt.UTC)} for event in
                    charts.chart_events(session, uprn, series[0].start, series[0].end)] if series else [])
-        thermal = home_thermal(session, get_store(), uprn, now)  # excess cold and heat (issue 15)
+        thermal = charts.property_thermal(session, get_store(), uprn, now)  # excess cold and heat (issue 15)
     latest = _latest_by_room(detail)
     open_case = next((case for case in detail.cases if case.status == "open"), None)
     return render_template(
