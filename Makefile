@@ -40,12 +40,12 @@ setup: system $(BIN)/dampwatch assets ## Set everything up: Debian packages, a v
 demo: setup ## Run the demo: a simulated estate of 50 homes ingested and scored, then the dashboard; data in ./var/
 	$(BIN)/dampwatch demo
 
-test: setup ## Run the linter, then the whole test suite (real Mosquitto, SQLite, PostgreSQL, SMTP and Chromium)
-	$(BIN)/ruff check .
+test: lint ## Run the checks (make lint), then the whole test suite (real Mosquitto, SQLite, PostgreSQL, SMTP, Chromium)
 	$(BIN)/pytest
 
-lint: setup ## Check the code with ruff and the layering rule of DESIGN.md (tests/test_layers.py)
+lint: setup ## Check the code: ruff, mypy (settings in pyproject.toml) and the layering rule of DESIGN.md
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest -q tests/test_layers.py
 
 bench: setup ## Run the ingest throughput benchmark (prints rates, ratio and peak memory)
