@@ -97,3 +97,22 @@ def test_the_return_for_february(estate):
 def test_nearest_rank_published_examples(values, percent, expected):
     """Nearest-rank percentiles: the worked examples of the Wikipedia "Percentile" article."""
     assert nearest_rank(values, percent) == expected
+
+
+def test_a_case_made_safe_then_taken_off_the_emergency_track(database):
+    """Made safe on the emergency track, then moved to the significant one with no investigation recorded: its
+    hours to make safe count (26 h, by hand), and it has no working days to count (no investigation to count
+    from), rather than the return failing (a TypeError before)."""
+    from core.cases import set_emergency
+
+    with time_machine.travel(NOW, tick=False), database.session() as session:
+        session.add(Property(uprn="9", address="9 Street", postcode="LS6 1AB"))
+        session.flush()
+        case = open_case(session, uprn="9", aware_at=t(6, 10), source="officer", actor=ACTOR)
+        set_emergency(session, case, True, actor=ACTOR, reason="Tenant on oxygen, mould spreading fast")
+        record_step(session, case, "make_safe", t(7, 12), ACTOR)
+        set_emergency(session, case, False, actor=ACTOR, reason="Triaged: not an emergency after all")
+        result = period_return(session, dt.date(2026, 2, 1), dt.date(2026, 2, 28))
+    assert result.cases == 1
+    assert result.times["significant make_safe (hours)"] == {"cases": 1, "median": 26.0, "90th percentile": 26.0}
+    assert result.times["significant make_safe (working days)"]["cases"] == 0
