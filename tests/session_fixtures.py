@@ -8,6 +8,8 @@ tests and the command-line tests in ``tests/dampwatch/``:
   three winter weeks, stored, registered and scored. ``tests/dashboard`` has its own, smaller ``scored_estate``.
 * ``trained_model``: a risk model trained on synthetic inspections, and its data.
 * ``_migrated_database_file``: an empty app database migrated once (tests copy it: migrating takes ~1 s).
+* ``_scored_estate_files``: the dashboard's six scored homes (files each test copies), for ``tests/dashboard``
+  and ``tests/browser``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import simulator
 from core.db import Database
 from core.store_sqlite import SQLiteReadingsStore
 from tests.analytics.conftest import WINTER_START, ScoredEstate, inspections, readings_from, register
+from tests.dashboard.conftest import DASHBOARD_ESTATE_START
 
 
 @pytest.fixture(scope="session")
@@ -77,3 +80,24 @@ def _migrated_database_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     database.dispose()
     return path
+
+
+@pytest.fixture(scope="session")
+def _scored_estate_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[simulator.Simulation, Path]:
+    """Six homes, three winter weeks of readings, registered and scored once per session (files to copy)."""
+    from analytics.scoring import score_estate
+    from core.store_sqlite import SQLiteReadingsStore
+
+    folder = tmp_path_factory.mktemp("dashboard_estate")
+    sim = simulator.simulate(simulator.build_estate(seed=11, homes=6), DASHBOARD_ESTATE_START, days=21)
+    store = SQLiteReadingsStore(f"sqlite:///{folder}/readings.db")
+    store.write(readings_from(sim.expected))
+    database = Database(f"sqlite:///{folder}/app.db")
+    register(sim, database, folder)
+    score_estate(database, store, now=sim.end, full=True)
+    with database.engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    store._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    database.dispose()
+    return sim, folder

@@ -36,11 +36,7 @@ from core.db import Database
 from core.model import Team
 from core.settings import Settings
 from tests.conftest import IN_CI
-from tests.dashboard import conftest as dashboard_fixtures
 from tests.dashboard.conftest import STAFF_PASSWORD, Staff, add_user
-
-#: The dashboard tests' scored estate (six simulated homes, built once per session), reused here.
-_scored_estate_files = dashboard_fixtures._scored_estate_files
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")

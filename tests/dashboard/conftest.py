@@ -228,29 +228,6 @@ class DashboardEstate:
     damp_uprns: list[str]  # homes the simulator made damp-prone
 
 
-@pytest.fixture(scope="session")
-def _scored_estate_files(tmp_path_factory: pytest.TempPathFactory):
-    """Six homes, three winter weeks of readings, registered and scored once per session (files to copy)."""
-    import simulator
-    from analytics.scoring import score_estate
-    from core.store_sqlite import SQLiteReadingsStore
-    from tests.analytics.conftest import readings_from, register
-
-    folder = tmp_path_factory.mktemp("dashboard_estate")
-    sim = simulator.simulate(simulator.build_estate(seed=11, homes=6), DASHBOARD_ESTATE_START, days=21)
-    store = SQLiteReadingsStore(f"sqlite:///{folder}/readings.db")
-    store.write(readings_from(sim.expected))
-    database = Database(f"sqlite:///{folder}/app.db")
-    register(sim, database, folder)
-    score_estate(database, store, now=sim.end, full=True)
-    with database.engine.connect() as connection:
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    store._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    store.close()
-    database.dispose()
-    return sim, folder
-
-
 @pytest.fixture
 def scored_estate(_scored_estate_files, tmp_path: Path) -> Iterator[DashboardEstate]:
     """Six simulated homes with readings and a scoring run, in this test's own copy of the files."""
