@@ -124,6 +124,37 @@ def _client(base: str, number: int, meta: dict, sites: list[str], stop: threadin
             stop.wait(rng.uniform(0.5, 1.5) * think_ms / 1000)
 
 
+def _process_tree(pid: int) -> list[int]:
+    """The process and its descendants (Linux /proc; empty where there is none)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(parents.get(current, []))
+    return found
+
+
+def _pss_mb(pids: list[int]) -> float | None:
+    """Proportional set size of the processes together (memory shared between forked copies counted once). [MB]"""
+    total_kb = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total_kb += int(line.split()[1])
+        except OSError:
+            return None
+    return total_kb / 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folder", type=Path, default=REPO / "var" / "bench" / "dashboard",
@@ -171,6 +202,8 @@ def main() -> None:
         for thread in threads:
             thread.join(timeout=120)
         elapsed = max(time.monotonic() - started, 1e-9)
+        trees = [_process_tree(server.pid) for server in servers]
+        memory_mb = _pss_mb([pid for tree in trees for pid in tree])
     finally:
         for server in servers:
             server.terminate()
@@ -203,6 +236,9 @@ def main() -> None:
               f"p95 {values[min(len(values) - 1, math.ceil(0.95 * len(values)) - 1)]:.0f} ms")
     for error in errors[:10]:
         print(f"  error: {error}")
+    if memory_mb is not None:
+        print(f"memory of the dashboard's {sum(map(len, trees))} process(es) after the run: {memory_mb:.0f} MB "
+              "(proportional set size: pages the forked copies share counted once)")
     print(f"{os.cpu_count()} processors; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after")
     passed = p95 < TARGET_P95_MS and not errors
     print(f"Target (issue 16): p95 under {TARGET_P95_MS:.0f} ms with no error: {'PASS' if passed else 'FAIL'}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,15 +26,32 @@ _deselected_influx: list[str] = []
 
 
 # The garbage collector's full passes: the suite keeps large session fixtures (simulated estates, a trained
-# model, imported libraries), and Python's default thresholds walk all of them every ~70 000 allocations; that
-# took ~10 % of the dashboard tests' time (measured with gc.callbacks). Collections are made rarer, and what
-# exists once the tests are collected (modules, the plugins) is frozen out of them (gc.freeze).
-gc.set_threshold(10_000, 20, 20)
+# model, imported libraries), and Python's default thresholds (700, 10, 10) walk all of them every ~70 000
+# allocations. Collections are made rarer, and what exists once the tests are collected (modules, the plugins)
+# is frozen out of them (gc.freeze). DAMPWATCH_TEST_GC_REPORT=1 prints the time the collector took;
+# DAMPWATCH_TEST_GC_DEFAULT=1 keeps Python's defaults, to compare.
+GC_REPORT_VARIABLE, GC_DEFAULT_VARIABLE = "DAMPWATCH_TEST_GC_REPORT", "DAMPWATCH_TEST_GC_DEFAULT"
+_gc_time = {"seconds": 0.0, "full": 0, "started": 0.0}
+
+
+def _time_collections(phase: str, info: dict[str, int]) -> None:
+    if phase == "start":
+        _gc_time["started"] = time.perf_counter()
+        return
+    _gc_time["seconds"] += time.perf_counter() - _gc_time["started"]
+    _gc_time["full"] += info["generation"] == 2
+
+
+if os.environ.get(GC_REPORT_VARIABLE):
+    gc.callbacks.append(_time_collections)
+if not os.environ.get(GC_DEFAULT_VARIABLE):
+    gc.set_threshold(10_000, 20, 20)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    gc.collect()
-    gc.freeze()
+    if not os.environ.get(GC_DEFAULT_VARIABLE):
+        gc.collect()
+        gc.freeze()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -49,7 +67,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    """Say which tests did not run and why (a real InfluxDB 2.x cannot be installed here)."""
+    """Say which tests did not run and why (a real InfluxDB 2.x cannot be installed here); the collector's time."""
+    if os.environ.get(GC_REPORT_VARIABLE):
+        terminalreporter.write_line(
+            f"garbage collector: {_gc_time['seconds']:.1f} s, {_gc_time['full']} full collection(s); thresholds "
+            f"{gc.get_threshold()}")
     if _deselected_influx:
         terminalreporter.write_line(
             f"{len(_deselected_influx)} test(s) against a real InfluxDB 2.x were deselected: set "
