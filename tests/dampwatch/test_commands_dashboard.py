@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import http.cookiejar
-import os
 import re
 import shutil
 import signal
 import socket
-import subprocess
-import sys
 import threading
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -26,6 +22,7 @@ from dampwatch import commands_dashboard
 from dampwatch.cli import Context
 from dampwatch.commands_dashboard import COMMANDS, make_server, serve_demo, server_url, teams, users
 from dashboard.demo import DEMO_STAFF
+from tests.dashboard.conftest import start_serve
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -213,22 +210,9 @@ def test_make_server_serves_the_dashboard_over_http(context):
 
 def test_dampwatch_serve_runs_until_sigterm(settings, tmp_path, _migrated_database_file):
     """'dampwatch serve' logs its address, serves the sign-in page and stops cleanly on SIGTERM."""
-    shutil.copyfile(_migrated_database_file, tmp_path / "app.db")
-    port = _free_port()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("DAMPWATCH_")},
-           "DAMPWATCH_VAR_DIR": str(tmp_path), "DAMPWATCH_DATABASE_URL": settings.database_url,
-           "DAMPWATCH_READINGS_URL": settings.readings_url, "DAMPWATCH_WEB_PORT": str(port)}
-    process = subprocess.Popen([sys.executable, "-c", "from dampwatch.cli import main; main()", "serve"],
-                               env=env, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+    process, port, logged = start_serve(tmp_path, settings, _migrated_database_file)
     try:
-        lines = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = process.stderr.readline()
-            lines.append(line)
-            if "dashboard at" in line or not line:
-                break
-        assert f"dashboard at http://127.0.0.1:{port}/" in "".join(lines), "".join(lines)
+        assert f"dashboard at http://127.0.0.1:{port}/" in logged, logged
         assert urllib.request.urlopen(f"http://127.0.0.1:{port}/sign-in", timeout=10).status == 200
         assert (Path(tmp_path) / "secret_key").exists()
     finally:

@@ -13,8 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import re
 import shutil
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +36,31 @@ STAFF_PASSWORD = "correct horse battery staple"
 #: Hashed once with few PBKDF2 rounds so making staff is quick; the app checks it like any werkzeug hash.
 STAFF_PASSWORD_HASH = generate_password_hash(STAFF_PASSWORD, method="pbkdf2:sha256:1000")
 DASHBOARD_ESTATE_START = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+
+
+def start_serve(folder: Path, settings: Settings, database_file: Path, *args: str
+                ) -> tuple[subprocess.Popen[str], int, str]:
+    """``dampwatch serve ARGS`` as its own process on a free loopback port, on a copy of ``database_file`` in
+    ``folder``; returns the process, its port and what it logged until it said where it is (or stopped, or a
+    minute passed). The caller stops it."""
+    shutil.copyfile(database_file, folder / "app.db")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("DAMPWATCH_")},
+           "DAMPWATCH_VAR_DIR": str(folder), "DAMPWATCH_DATABASE_URL": settings.database_url,
+           "DAMPWATCH_READINGS_URL": settings.readings_url, "DAMPWATCH_WEB_PORT": str(port)}
+    process = subprocess.Popen([sys.executable, "-c", "from dampwatch.cli import main; main()", "serve", *args],
+                               env=env, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+    assert process.stderr is not None
+    lines = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        lines.append(line)
+        if "dashboard at" in line or not line:
+            break
+    return process, port, "".join(lines)
 
 
 def dashboard_settings(settings: Settings, **overrides: Any) -> Settings:

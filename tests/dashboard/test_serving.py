@@ -7,8 +7,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -18,6 +16,7 @@ import pytest
 from core.db import Database
 from core.model import Property
 from dashboard import portfolio, serving
+from tests.dashboard.conftest import start_serve
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,23 +56,10 @@ def _wait_for(condition, seconds: float = 30.0):
 def test_serve_with_processes_shares_the_port_replaces_a_dead_copy_and_stops_them_all(
         settings, tmp_path, _migrated_database_file):
     """Two copies answer on one port; one killed is replaced and the site keeps answering; SIGTERM ends all."""
-    shutil.copyfile(_migrated_database_file, tmp_path / "app.db")
-    port = _free_port()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("DAMPWATCH_")},
-           "DAMPWATCH_VAR_DIR": str(tmp_path), "DAMPWATCH_DATABASE_URL": settings.database_url,
-           "DAMPWATCH_READINGS_URL": settings.readings_url, "DAMPWATCH_WEB_PORT": str(port)}
-    process = subprocess.Popen([sys.executable, "-c", "from dampwatch.cli import main; main()", "serve",
-                                "--processes", "2", "--threads", "2"],
-                               env=env, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+    process, port, logged = start_serve(tmp_path, settings, _migrated_database_file, "--processes", "2",
+                                        "--threads", "2")
     try:
-        lines = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = process.stderr.readline()
-            lines.append(line)
-            if "dashboard at" in line or not line:
-                break
-        assert f"dashboard at http://127.0.0.1:{port}/ (2 processes of 2 threads" in "".join(lines), "".join(lines)
+        assert f"dashboard at http://127.0.0.1:{port}/ (2 processes of 2 threads" in logged, logged
         copies = _wait_for(lambda: len(_children(process.pid)) == 2 and _children(process.pid))
         assert copies and len(copies) == 2
         for _ in range(6):
